@@ -1,0 +1,9 @@
+#include <gtest/gtest.h>
+
+#include "afa/util/threads.h"
+
+int main(int argc, char** argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  afa::set_threads();  // AFA_THREADS or all cores
+  return RUN_ALL_TESTS();
+}
