@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the build dependencies (Debian 12 packages) and configures + builds afa in ./build.
+# Usage: scripts/setup.sh [extra cmake args]   (AFA_BUILD_DIR overrides ./build)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(build-essential cmake libtorch-dev libopenblas0-pthread nlohmann-json3-dev libcli11-dev
+          libpng-dev libjpeg-dev libyaml-cpp-dev libicu-dev libgtest-dev libbenchmark-dev)
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  echo "Installing: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+BUILD="${AFA_BUILD_DIR:-build}"
+cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release "$@" > /dev/null
+cmake --build "$BUILD" -j"$(nproc)"
