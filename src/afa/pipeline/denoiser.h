@@ -1,0 +1,42 @@
+// Everything that turns (latents, t, text) into a noise prediction is a Denoiser: one U-Net, the AFA
+// ensemble, averages, MagicFusion. The sampling loop and training know only this interface.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <string>
+#include <vector>
+
+#include "afa/models/unet_2d_condition.h"
+
+namespace afa::pipeline {
+
+class Denoiser {
+ public:
+  virtual ~Denoiser() = default;
+  // latents [B, 4, h, w] (float32, already scaled by the scheduler), timestep 0-d, contexts: one
+  // [B, 77, D] tensor per model (its own text encoder's states). Returns the noise prediction, float32.
+  virtual torch::Tensor predict(const torch::Tensor& latents, const torch::Tensor& timestep,
+                                const std::vector<torch::Tensor>& contexts) = 0;
+  // Number of models (= contexts expected).
+  virtual size_t num_models() const = 0;
+  virtual std::string name() const = 0;
+};
+
+// The plain model: one U-Net forward.
+class SingleUNet : public Denoiser {
+ public:
+  explicit SingleUNet(models::UNet2DConditionModel unet) : unet_(std::move(unet)) {}
+  torch::Tensor predict(const torch::Tensor& latents, const torch::Tensor& timestep,
+                        const std::vector<torch::Tensor>& contexts) override {
+    auto x = latents.to(unet_->device(), unet_->dtype());
+    return unet_->forward(x, timestep, contexts.at(0)).to(torch::kFloat32);
+  }
+  size_t num_models() const override { return 1; }
+  std::string name() const override { return "single"; }
+
+ private:
+  models::UNet2DConditionModel unet_;
+};
+
+}  // namespace afa::pipeline

@@ -1,0 +1,100 @@
+#include "afa/pipeline/text_to_image.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include "afa/schedulers/ddim.h"
+#include "afa/util/error.h"
+#include "afa/util/progress.h"
+
+namespace afa::pipeline {
+
+at::Generator make_cpu_generator(uint64_t seed) { return at::detail::createCPUGenerator(seed); }
+
+torch::Tensor seeded_latents(at::IntArrayRef shape, at::Generator& gen) {
+  return torch::randn(shape, gen, torch::TensorOptions().dtype(torch::kFloat32));
+}
+
+void validate(const GenerateOptions& o, int64_t vae_factor) {
+  AFA_CHECK(o.steps >= 1, "--steps must be at least 1 (got ", o.steps, ")");
+  AFA_CHECK(o.width > 0 && o.height > 0 && o.width % vae_factor == 0 && o.height % vae_factor == 0,
+            "image size ", o.width, "x", o.height, " is impossible: width and height must be positive multiples of ",
+            vae_factor);
+  AFA_CHECK(o.batch >= 1, "--batch-count must be at least 1 (got ", o.batch, ")");
+  AFA_CHECK(o.cfg_scale >= 0, "--cfg-scale must not be negative (got ", o.cfg_scale, ")");
+  AFA_CHECK(o.eta >= 0, "--eta must not be negative");
+}
+
+std::vector<torch::Tensor> encode_prompts(const std::vector<const StableDiffusion*>& models,
+                                          const GenerateOptions& o) {
+  torch::NoGradGuard no_grad;
+  const bool cfg = o.cfg_scale > 1.0;  // diffusers: do_classifier_free_guidance = guidance_scale > 1
+  std::vector<std::string> texts;
+  if (cfg) texts.insert(texts.end(), o.batch, o.negative_prompt);
+  texts.insert(texts.end(), o.batch, o.prompt);
+  std::vector<torch::Tensor> out;
+  for (const auto* m : models) {
+    auto ids = m->tokenizer->encode_batch(texts).to(m->unet->device());
+    out.push_back(m->text_encoder->forward(ids).to(m->unet->dtype()));
+  }
+  return out;
+}
+
+GenerateResult generate(Denoiser& denoiser, const std::vector<const StableDiffusion*>& models,
+                        const GenerateOptions& o, const StepCallback& on_step) {
+  AFA_CHECK(!models.empty() && models[0]->vae, "generate needs a model with a VAE");
+  AFA_CHECK(models.size() == denoiser.num_models(), "the denoiser expects ", denoiser.num_models(),
+            " models, got ", models.size());
+  models::AutoencoderKL vae = models[0]->vae;  // a shared handle; decode() is not const
+  const int64_t f = vae->config().downscale_factor();
+  validate(o, f);
+  torch::NoGradGuard no_grad;
+
+  auto scheduler = schedulers::make_scheduler(o.sampler, models[0]->scheduler_config);
+  if (o.eta > 0) {
+    auto* ddim = dynamic_cast<schedulers::DDIMScheduler*>(scheduler.get());
+    AFA_CHECK(ddim, "--eta applies to the ddim sampler only (sampler is ", o.sampler, ")");
+    ddim->eta = o.eta;
+  }
+  scheduler->set_timesteps(o.steps);
+
+  auto contexts = encode_prompts(models, o);
+  const bool cfg = o.cfg_scale > 1.0;
+
+  // Latents are drawn on the CPU generator (reproducible across devices) and kept in float32.
+  at::Generator gen = make_cpu_generator(o.seed);
+  const int64_t c = vae->config().latent_channels;
+  std::vector<int64_t> shape = {o.batch, c, o.height / f, o.width / f};
+  torch::Tensor latents;
+  if (o.latents.defined()) {
+    AFA_CHECK(o.latents.sizes() == at::IntArrayRef(shape), "--latents-in has shape ", o.latents.sizes(),
+              " but this generation needs ", at::IntArrayRef(shape));
+    latents = o.latents.to(torch::kFloat32);
+  } else {
+    latents = seeded_latents(shape, gen);
+  }
+  latents = latents * scheduler->init_noise_sigma();
+
+  const int64_t n = scheduler->num_steps();
+  ProgressBar bar("sampling", n, o.progress && ProgressBar::stderr_is_terminal());
+  for (int64_t i = 0; i < n; ++i) {
+    auto model_in = cfg ? torch::cat({latents, latents}) : latents;
+    model_in = scheduler->scale_model_input(model_in, i);
+    auto noise = denoiser.predict(model_in, scheduler->timestep(i), contexts).to(torch::kCPU, torch::kFloat32);
+    if (cfg) {
+      auto parts = noise.chunk(2);
+      noise = parts[0] + o.cfg_scale * (parts[1] - parts[0]);
+    }
+    latents = scheduler->step(noise, i, latents, gen);
+    bar.update(i + 1);
+    if (on_step) on_step(i, n, latents);
+  }
+  bar.finish();
+
+  GenerateResult r;
+  r.latents = latents;
+  auto z = (latents / vae->config().scaling_factor).to(vae->device(), vae->dtype());
+  r.images = vae->decode(z).to(torch::kCPU, torch::kFloat32);
+  return r;
+}
+
+}  // namespace afa::pipeline
