@@ -1,7 +1,45 @@
-// afa: ensembles Stable Diffusion models by Adaptive Feature Aggregation. One file per subcommand.
+// afa: ensembles Stable Diffusion models by Adaptive Feature Aggregation.
+// One file per subcommand (cmd_*.cpp); this file parses and maps errors to exit codes:
+// 0 success, 2 bad input (arguments, files, models), 1 anything unexpected.
 #include <iostream>
+#include <map>
+
+#include "afa/util/error.h"
+#include "commands.h"
 
 int main(int argc, char** argv) {
-  std::cerr << "afa: no subcommands yet\n";
-  return 2;
+  CLI::App app{"afa: ensemble Stable Diffusion models with Adaptive Feature Aggregation", "afa"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "afa 0.1");
+  std::map<CLI::App*, afa::app::Run> runs;
+  auto add = [&](const char* name, const char* help, afa::app::Run (*fn)(CLI::App&)) {
+    CLI::App* sub = app.add_subcommand(name, help);
+    runs[sub] = fn(*sub);
+  };
+  add("info", "Describe a checkpoint: format, components, dtype, parameters, inferred config", afa::app::add_info);
+  add("tokenize", "Print a prompt's 77 CLIP token ids (JSON) and its token count", afa::app::add_tokenize);
+  add("generate", "Text-to-image with one model or an ensemble", afa::app::add_generate);
+  add("train", "Train the AFA aggregators of an ensemble on image-caption data", afa::app::add_train);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return 2;
+  }
+  try {
+    for (auto* sub : app.get_subcommands()) return runs.at(sub)();
+  } catch (const afa::Error& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "internal error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
 }

@@ -1,0 +1,59 @@
+// afa train: trains the AFA aggregators of an ensemble (frozen models, trainable SABW aggregators).
+// Exit codes: 0 done, 130 interrupted by Ctrl-C (after saving a checkpoint), 2 bad input.
+#include <iostream>
+
+#include "afa/train/trainer.h"
+#include "commands.h"
+
+namespace afa::app {
+
+Run add_train(CLI::App& app) {
+  auto o = std::make_shared<train::TrainOptions>();
+  auto quiet = std::make_shared<bool>(false);
+  app.add_option("-m,--model", o->models, "ensemble member: diffusers folder or single file (2 or more)")
+      ->required();
+  app.add_option("--config", o->config_files, "config for single files: LDM yaml and/or JSON (repeatable)");
+  app.add_option("--data", o->data, "JSON-lines data: {\"image\": path, \"text\": caption} per line")->required();
+  app.add_option("-o,--output", o->output, "output folder: an aggregator checkpoint (default: the --resume folder)");
+  app.add_option("--resume", o->resume, "continue the training checkpoint in this folder");
+  app.add_option("--method", o->method, "afa | scalar | no-time | no-text | last-block-only")->capture_default_str();
+  app.add_option("--hidden-size", o->hidden_size, "aggregator width")->capture_default_str();
+  app.add_option("--heads", o->num_heads, "aggregator attention heads")->capture_default_str();
+  app.add_option("--layers", o->num_layers, "aggregator transformer layers")->capture_default_str();
+  app.add_option("--epochs", o->epochs, "epochs (counted from the start of training)")->capture_default_str();
+  app.add_option("--max-steps", o->max_steps, "optimizer steps in all (overrides --epochs; 0: off)")
+      ->capture_default_str();
+  app.add_option("--batch-size", o->batch_size, "samples per process and micro-batch")->capture_default_str();
+  app.add_option("--grad-accum", o->grad_accum, "micro-batches per optimizer step")->capture_default_str();
+  app.add_option("--resolution", o->resolution, "training image size (shorter side resized, then cropped)")
+      ->capture_default_str();
+  app.add_flag("--center-crop", o->center_crop, "centre crop instead of a random crop");
+  app.add_flag("--random-flip", o->random_flip, "random horizontal flips");
+  app.add_option("--lr", o->lr, "AdamW learning rate")->capture_default_str();
+  app.add_option("--weight-decay", o->weight_decay, "AdamW decoupled weight decay")->capture_default_str();
+  app.add_option("--warmup-steps", o->warmup_steps, "linear warm-up steps of the constant schedule")
+      ->capture_default_str();
+  app.add_option("--max-grad-norm", o->max_grad_norm, "clip the gradient norm (0: off)")->capture_default_str();
+  app.add_option("--drop-text", o->drop_text, "probability of the empty caption per sample")->capture_default_str();
+  app.add_option("--seed", o->seed, "seed of the data order, crops and noise")->capture_default_str();
+  app.add_option("--save-every", o->save_every, "checkpoint every K steps (0: only at the end)")
+      ->capture_default_str();
+  app.add_option("--val-fraction", o->val_fraction, "share of the data held out for validation")
+      ->capture_default_str();
+  app.add_option("--val-every", o->val_every, "validation loss every K steps")->capture_default_str();
+  app.add_flag("--cache-latents", o->cache_latents, "encode the images once (OUTPUT/latent_cache)");
+  app.add_option("--device", o->device, "cpu or cuda")->capture_default_str();
+  app.add_option("--threads", o->threads, "CPU threads (default: all cores)");
+  app.add_option("--world-size", o->distributed.world_size, "data-parallel processes (default: $WORLD_SIZE or 1)");
+  app.add_option("--rank", o->distributed.rank, "this process's rank (default: $RANK or 0)");
+  app.add_option("--master-addr", o->distributed.master_addr, "rank 0's address (default: $MASTER_ADDR or 127.0.0.1)");
+  app.add_option("--master-port", o->distributed.master_port, "rank 0's port (default: $MASTER_PORT or 29500)");
+  app.add_flag("-q,--quiet", *quiet, "no progress output");
+  return [o, quiet] {
+    o->progress = !*quiet;
+    auto r = train::train(*o);
+    return r.interrupted ? 130 : 0;
+  };
+}
+
+}  // namespace afa::app

@@ -1,0 +1,17 @@
+// Each subcommand registers its options on the CLI11 app and returns what runs it.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+
+namespace afa::app {
+
+using Run = std::function<int()>;
+
+Run add_info(CLI::App& app);
+Run add_tokenize(CLI::App& app);
+Run add_generate(CLI::App& app);
+Run add_train(CLI::App& app);
+
+}  // namespace afa::app
