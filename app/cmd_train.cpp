@@ -16,6 +16,8 @@ Run add_train(CLI::App& app) {
   app.add_option("--data", o->data, "JSON-lines data: {\"image\": path, \"text\": caption} per line")->required();
   app.add_option("-o,--output", o->output, "output folder: an aggregator checkpoint (default: the --resume folder)");
   app.add_option("--resume", o->resume, "continue the training checkpoint in this folder");
+  app.add_flag("--unet", o->train_unet,
+               "fine-tune the U-Net of one model (-m) instead; OUTPUT/model.safetensors is the whole model");
   app.add_option("--method", o->method, "afa | scalar | no-time | no-text | last-block-only")->capture_default_str();
   app.add_option("--hidden-size", o->hidden_size, "aggregator width")->capture_default_str();
   app.add_option("--heads", o->num_heads, "aggregator attention heads")->capture_default_str();

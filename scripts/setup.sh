@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(build-essential cmake libtorch-dev libopenblas0-pthread nlohmann-json3-dev libcli11-dev
-          libpng-dev libjpeg-dev libyaml-cpp-dev libicu-dev libgtest-dev libbenchmark-dev)
+          libpng-dev libjpeg-dev libyaml-cpp-dev libicu-dev libgloo-dev libgtest-dev libbenchmark-dev)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,0 +1,71 @@
+// Training the AFA aggregators as the official train.py does: N frozen Stable Diffusion models (U-Nets,
+// text encoders, the first model's VAE), trainable SABW aggregators, the denoising MSE on image-caption
+// pairs, AdamW. See dataset.h for the data, training_checkpoint.h for the output folder and
+// random_streams.h for why resuming and data parallelism reproduce an uninterrupted single-process run.
+//
+// Each optimizer step takes batch_size x grad_accum x world_size samples of one epoch's shuffled order;
+// the gradient is that of the mean loss over the (readable) samples of the step. With train_unet the same
+// loop fine-tunes one model's whole U-Net instead.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "afa/train/distributed.h"
+
+namespace afa::train {
+
+struct TrainOptions {
+  std::vector<std::string> models;        // N >= 2 checkpoints (diffusers folders or single files)
+  std::vector<std::string> config_files;  // --config for single files
+  std::string data;                       // JSON-lines data file
+  std::string output;                     // checkpoint folder (default: the --resume folder)
+  std::string resume;                     // checkpoint folder to continue from
+
+  // Aggregators (ignored on resume: the checkpoint's are used).
+  std::string method = "afa";             // afa | scalar | no-time | no-text | last-block-only
+  int64_t hidden_size = 128, num_layers = 1, num_heads = 8;
+
+  int64_t epochs = 1, max_steps = 0;      // max_steps > 0 overrides epochs
+  int64_t batch_size = 1, grad_accum = 1; // per process
+  int64_t resolution = 512;
+  bool center_crop = false, random_flip = false;
+  double lr = 1e-4, weight_decay = 0.01, beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+  int64_t warmup_steps = 100;
+  double max_grad_norm = 0;               // 0: no clipping
+  double drop_text = 0.1;                 // probability of training a sample on the empty caption
+  uint64_t seed = 0;
+  int64_t save_every = 500;               // 0: only at the end
+  double val_fraction = 0;                // held-out share of the data
+  int64_t val_every = 100;                // validation every K steps (and at the end)
+  bool cache_latents = false;             // encode the images once into OUTPUT/latent_cache
+  std::string device = "cpu";
+  int threads = 0;                        // CPU threads (0: all cores or $AFA_THREADS)
+  bool progress = true;                   // progress bar when stderr is a terminal
+  DistributedOptions distributed;
+
+  // Full fine-tuning of one model's U-Net (exactly one -m) instead of aggregators; the checkpoint's
+  // model.safetensors is then the whole model as an LDM single file (it loads with the source's --config).
+  bool train_unet = false;
+
+  // Test hook: called on every rank after each optimizer step (and its checkpoint) with the step count.
+  std::function<void(int64_t step)> on_step;
+};
+
+struct TrainResult {
+  int64_t start_step = 0, final_step = 0; // steps done before and after this run
+  int64_t samples = 0;                    // samples trained on in this run (all ranks)
+  double last_loss = 0;                   // mean loss of the last step
+  double initial_val_loss = -1;           // validation loss before the first step (fresh runs); -1: none
+  double last_val_loss = -1;              // -1: no validation
+  int64_t skipped_images = 0;             // unreadable images met (whole run, resumed ones included)
+  bool interrupted = false;               // stopped by SIGINT (a checkpoint was saved)
+  std::string output;
+};
+
+// Runs the training; throws afa::Error for bad options, data files or models.
+TrainResult train(const TrainOptions& options);
+
+}  // namespace afa::train
