@@ -8,6 +8,7 @@
 #include "afa/io/safetensors.h"
 #include "afa/io/state_dict.h"
 #include "afa/util/error.h"
+#include "afa/util/json_file.h"
 
 namespace afa::ensemble {
 
@@ -73,15 +74,7 @@ void check_fits(const AggregatorSet& set, const std::vector<models::StageInfo>& 
 
 namespace {
 
-nlohmann::json read_json(const std::string& path) {
-  std::ifstream f(path);
-  AFA_CHECK(f, "cannot open ", path);
-  try {
-    return nlohmann::json::parse(f);
-  } catch (const nlohmann::json::exception& e) {
-    fail(path, ": not valid JSON: ", e.what());
-  }
-}
+nlohmann::json read_json(const std::string& path) { return read_json_file(path, "aggregator config"); }
 
 std::vector<int64_t> stages_of(const nlohmann::json& model_config, int64_t n, const std::string& source) {
   std::vector<int64_t> stages;

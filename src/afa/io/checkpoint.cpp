@@ -13,6 +13,7 @@
 #include "afa/io/ldm_names.h"
 #include "afa/io/safetensors.h"
 #include "afa/util/error.h"
+#include "afa/util/json_file.h"
 
 namespace afa::io {
 
@@ -119,16 +120,6 @@ std::string dtype_summary(const Checkpoint& ck) {
   std::string s;
   for (const auto& n : names) s += (s.empty() ? "" : "+") + n;
   return s;
-}
-
-json read_json_file(const std::string& path, const std::string& what) {
-  std::ifstream f(path);
-  if (!f) fail(path, ": cannot open ", what);
-  try {
-    return json::parse(f);
-  } catch (const json::exception& e) {
-    fail(path, ": ", what, " is not valid JSON: ", e.what());
-  }
 }
 
 bool is_pickle_name(const std::string& path) {

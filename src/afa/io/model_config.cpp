@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "afa/util/error.h"
+#include "afa/util/json_file.h"
 
 namespace afa::io {
 
@@ -558,14 +559,7 @@ void add_overlay(json& overlay, const std::string& comp, const json& cfg, const 
 }
 
 void read_json_config(ConfigFiles& out, const std::string& path) {
-  std::ifstream f(path);
-  if (!f) fail("config ", path, ": cannot open it");
-  json j;
-  try {
-    j = json::parse(f);
-  } catch (const json::exception& e) {
-    fail("config ", path, ": not valid JSON: ", e.what());
-  }
+  json j = read_json_file(path, "config");
   if (!j.is_object()) fail("config ", path, ": expected a JSON object");
   const std::string cls = j.value("_class_name", "");
   const std::string model_type = j.value("model_type", "");

@@ -4,6 +4,7 @@
 
 #include "afa/models/json_fields.h"
 #include "afa/util/error.h"
+#include "afa/util/json_file.h"
 
 namespace afa::models {
 
@@ -90,15 +91,7 @@ UNet2DConditionConfig UNet2DConditionConfig::from_json(const json& j, const std:
 }
 
 UNet2DConditionConfig UNet2DConditionConfig::from_file(const std::string& path) {
-  std::ifstream in(path);
-  AFA_CHECK(in.good(), "cannot open UNet config ", path);
-  json j;
-  try {
-    in >> j;
-  } catch (const json::exception& e) {
-    fail(path, ": invalid JSON: ", e.what());
-  }
-  return from_json(j, path);
+  return from_json(read_json_file(path, "U-Net config"), path);
 }
 
 void UNet2DConditionConfig::validate(const std::string& source) const {

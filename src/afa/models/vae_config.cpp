@@ -4,6 +4,7 @@
 
 #include "afa/models/json_fields.h"
 #include "afa/util/error.h"
+#include "afa/util/json_file.h"
 
 namespace afa::models {
 
@@ -50,15 +51,7 @@ AutoencoderKLConfig AutoencoderKLConfig::from_json(const json& j, const std::str
 }
 
 AutoencoderKLConfig AutoencoderKLConfig::from_file(const std::string& path) {
-  std::ifstream in(path);
-  AFA_CHECK(in.good(), "cannot open VAE config ", path);
-  json j;
-  try {
-    in >> j;
-  } catch (const json::exception& e) {
-    fail(path, ": invalid JSON: ", e.what());
-  }
-  return from_json(j, path);
+  return from_json(read_json_file(path, "VAE config"), path);
 }
 
 void AutoencoderKLConfig::validate(const std::string& source) const {

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "afa/util/error.h"
+#include "afa/util/json_file.h"
 
 namespace afa::schedulers {
 namespace {
@@ -107,14 +108,7 @@ SchedulerConfig SchedulerConfig::from_json(const json& j) {
 }
 
 SchedulerConfig SchedulerConfig::from_file(const std::string& path) {
-  std::ifstream in(path);
-  AFA_CHECK(in, "cannot open scheduler config ", path);
-  json j;
-  try {
-    in >> j;
-  } catch (const json::exception& e) {
-    fail("scheduler config ", path, ": invalid JSON: ", e.what());
-  }
+  json j = read_json_file(path, "scheduler config");
   try {
     return from_json(j);
   } catch (const Error& e) {

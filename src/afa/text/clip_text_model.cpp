@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "afa/util/error.h"
+#include "afa/util/json_file.h"
 
 namespace afa::text {
 
@@ -52,15 +53,7 @@ ClipTextConfig ClipTextConfig::from_json(const nlohmann::json& root, const std::
 }
 
 ClipTextConfig ClipTextConfig::from_file(const std::string& path) {
-  std::ifstream f(path);
-  AFA_CHECK(f.good(), "text encoder config ", path, ": cannot open");
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(f);
-  } catch (const nlohmann::json::exception& e) {
-    fail("text encoder config ", path, ": invalid JSON (", e.what(), ")");
-  }
-  return from_json(j, path);
+  return from_json(read_json_file(path, "text encoder config"), path);
 }
 
 ClipTextConfig ClipTextConfig::sd15() {
