@@ -7,6 +7,7 @@
 
 #include "afa/ensemble/afa_ensemble.h"
 #include "afa/ensemble/attention_maps.h"
+#include "afa/ensemble/magic_fusion.h"
 #include "afa/io/image.h"
 #include "afa/io/safetensors.h"
 #include "afa/pipeline/text_to_image.h"
@@ -27,6 +28,8 @@ struct GenerateArgs {
   std::string latents_in, latents_out;
   std::string aggregator, method, attn_maps;
   std::vector<int64_t> attn_blocks, attn_steps;
+  ensemble::MagicFusionOptions mf;
+  std::string mf_fuse = "above";
   int64_t steps = 20, width = 512, height = 512, batch = 1, seed = 42;
   double cfg = 7.5, eta = 0.0;
   int threads = 0;
@@ -81,9 +84,12 @@ int run_generate(const GenerateArgs& a) {
   std::string method = a.method;
   if (method.empty()) method = !a.aggregator.empty() ? "afa" : a.models.size() > 1 ? "" : "single";
   AFA_CHECK(!method.empty(), a.models.size(),
-            " models need --aggregator PATH (AFA) or --method noise-avg|block-avg");
-  AFA_CHECK(method == "single" || method == "afa" || method == "noise-avg" || method == "block-avg",
-            "--method must be afa, noise-avg or block-avg (got '", method, "')");
+            " models need --aggregator PATH (AFA) or --method noise-avg|block-avg|magicfusion");
+  AFA_CHECK(method == "single" || method == "afa" || method == "noise-avg" || method == "block-avg" ||
+                method == "magicfusion",
+            "--method must be afa, noise-avg, block-avg or magicfusion (got '", method, "')");
+  AFA_CHECK(method != "magicfusion" || a.cfg > 1.0, "--method magicfusion blends guided noises: it needs --cfg-scale > 1");
+  AFA_CHECK(a.mf_fuse == "above" || a.mf_fuse == "below", "--mf-fuse must be above or below (got '", a.mf_fuse, "')");
   AFA_CHECK(method != "afa" || !a.aggregator.empty(), "--method afa needs --aggregator PATH");
   AFA_CHECK(method == "afa" || a.aggregator.empty(), "--aggregator is only used by --method afa");
   AFA_CHECK(method == "single" || a.models.size() >= 2, "--method ", method, " needs at least two -m models");
@@ -113,6 +119,10 @@ int run_generate(const GenerateArgs& a) {
     denoiser = std::make_unique<ensemble::NoiseAverage>(unets);
   } else if (method == "block-avg") {
     denoiser = std::make_unique<ensemble::BlockAverage>(unets);
+  } else if (method == "magicfusion") {
+    auto mf = a.mf;
+    mf.fuse_above = a.mf_fuse == "above";
+    denoiser = std::make_unique<ensemble::MagicFusion>(unets, mf);
   } else {
     aggregators.to(device, lo.dtype);
     auto e = std::make_unique<ensemble::AfaEnsemble>(unets, std::move(aggregators), a.aggregator);
@@ -154,6 +164,14 @@ int run_generate(const GenerateArgs& a) {
            << ", Size: " << o.width << "x" << o.height << ", Model: " << names;
     if (method != "single") params << ", Ensemble: " << method;
     if (!a.aggregator.empty()) params << ", Aggregator: " << fs::path(a.aggregator).filename().string();
+    if (method == "magicfusion") {
+      params << ", MagicFusion: general " << a.mf.general << " fuse " << a.mf_fuse << " " << a.mf.threshold
+             << " else " << a.mf.outside;
+      if (!a.mf.temperatures.empty()) {
+        params << " temperatures";
+        for (double t : a.mf.temperatures) params << " " << t;
+      }
+    }
     if (o.batch > 1) params << ", Batch size: " << o.batch << ", Batch pos: " << i;
     if (o.eta > 0) params << ", Eta: " << o.eta;
     params << ", Version: afa";
@@ -190,7 +208,17 @@ Run add_generate(CLI::App& app) {
   app.add_option("--latents-out", a->latents_out, "write the final latents (safetensors, tensor 'latents', F32)");
   app.add_option("--aggregator", a->aggregator, "AFA aggregator checkpoint (folder or .safetensors)");
   app.add_option("--method", a->method,
-                 "ensemble method: afa (default with --aggregator), noise-avg, block-avg");
+                 "ensemble method: afa (default with --aggregator), noise-avg, block-avg, magicfusion");
+  app.add_option("--mf-general", a->mf.general, "MagicFusion: model whose unconditional noise is the saliency "
+                 "reference (index of -m)")->capture_default_str();
+  app.add_option("--mf-temperature", a->mf.temperatures, "MagicFusion: saliency softmax temperature per model "
+                 "(default 1 each)")->delimiter(',');
+  app.add_option("--mf-threshold", a->mf.threshold, "MagicFusion: timestep (0-1000) where fusion starts or stops")
+      ->capture_default_str();
+  app.add_option("--mf-fuse", a->mf_fuse, "MagicFusion: fuse at timesteps above (>=) or below (<) the threshold")
+      ->capture_default_str();
+  app.add_option("--mf-outside", a->mf.outside, "MagicFusion: model used at the unfused timesteps (index of -m)")
+      ->capture_default_str();
   app.add_option("--attn-maps", a->attn_maps, "write AFA attention-map PNGs (per model, and a grid) to DIR");
   app.add_option("--attn-blocks", a->attn_blocks, "aggregation points to draw (default: all)")->delimiter(',');
   app.add_option("--attn-steps", a->attn_steps, "steps to draw, negative from the end (default: 0,-1)")

@@ -9,6 +9,7 @@
 #include "afa/io/safetensors.h"
 #include "cli.h"
 #include "golden.h"
+#include "train/train_test_util.h"
 
 namespace afa::test {
 namespace {
@@ -112,7 +113,7 @@ TEST(Cli, AfaTextToImageReproducesTheOfficialPipeline) {
 TEST(Cli, EveryEnsembleMethodMakesADistinctImage) {
   auto dir = temp_dir("methods");
   std::map<std::string, torch::Tensor> images;
-  for (const std::string method : {"afa", "noise-avg", "block-avg"}) {
+  for (const std::string method : {"afa", "noise-avg", "block-avg", "magicfusion"}) {
     auto png = (dir / (method + ".png")).string();
     std::string extra = method == "afa" ? "--aggregator " + quote(golden("afa/aggregators_perturbed")) + " " : "";
     auto r = run_afa("generate " + tiny("A") + tiny("B") + tiny("C") + tiny_configs() + extra + "--method " + method +
@@ -130,6 +131,67 @@ TEST(Cli, EveryEnsembleMethodMakesADistinctImage) {
   EXPECT_FALSE(torch::equal(images["afa"], images["noise-avg"]));
   EXPECT_FALSE(torch::equal(images["afa"], images["block-avg"]));
   EXPECT_FALSE(torch::equal(images["noise-avg"], images["block-avg"]));
+  for (const char* other : {"afa", "noise-avg", "block-avg"})
+    EXPECT_FALSE(torch::equal(images["magicfusion"], images[other])) << other;
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Cli, MagicFusionOutsideItsWindowIsTheChosenModel) {
+  // Fusion only at t >= 2000 never happens: every step is model B's (index 1) own guided noise.
+  auto dir = temp_dir("mf_window");
+  const std::string common = "-p 'a red boat' --sampler ddim --steps 3 -W 64 -H 64 --seed 4 ";
+  auto single = (dir / "b.safetensors").string(), mf = (dir / "mf.safetensors").string();
+  auto r1 = run_afa("generate " + tiny("B") + tiny_configs() + common + "-o " + quote((dir / "b.png").string()) +
+                    " --latents-out " + quote(single));
+  ASSERT_EQ(r1.code, 0) << r1.out;
+  auto r2 = run_afa("generate " + tiny("A") + tiny("B") + tiny_configs() + common +
+                    "--method magicfusion --mf-threshold 2000 --mf-outside 1 --mf-temperature 1,2 -o " +
+                    quote((dir / "mf.png").string()) + " --latents-out " + quote(mf));
+  ASSERT_EQ(r2.code, 0) << r2.out;
+  EXPECT_TRUE(torch::equal(io::load_safetensors(single).at("latents"), io::load_safetensors(mf).at("latents")));
+  EXPECT_NE(io::read_png_text((dir / "mf.png").string()).at("parameters").find("MagicFusion: general 0 fuse above 2000"),
+            std::string::npos);
+  // Bad settings are refused before loading anything.
+  auto bad = run_afa("generate " + tiny("A") + tiny("B") + tiny_configs() + common +
+                     "--method magicfusion --cfg-scale 1 -o " + quote((dir / "x.png").string()));
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.out.find("needs --cfg-scale > 1"), std::string::npos) << bad.out;
+  auto bad_t = run_afa("generate " + tiny("A") + tiny("B") + tiny_configs() + common +
+                       "--method magicfusion --mf-temperature 1,2,3 -o " + quote((dir / "x.png").string()));
+  EXPECT_EQ(bad_t.code, 2);
+  EXPECT_NE(bad_t.out.find("one temperature per model"), std::string::npos) << bad_t.out;
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Cli, AblationAggregatorsTrainAndGenerate) {
+  // Each ablation architecture: `afa train --method X` writes an aggregator checkpoint that
+  // `afa generate --aggregator` loads as it is and that changes the image (block-avg is the untrained
+  // aggregator's image).
+  auto dir = temp_dir("ablations");
+  auto data = make_synthetic_data(dir / "data", 4);
+  const std::string models = tiny("A") + tiny("B") + tiny_configs();
+  const std::string gen = "-p 'a green square on blue' --sampler euler --steps 3 -W 128 -H 128 --seed 8 ";
+  auto ref_lat = (dir / "block_avg.safetensors").string();
+  auto ref = run_afa("generate " + models + gen + "--method block-avg -o " + quote((dir / "block_avg.png").string()) +
+                     " --latents-out " + quote(ref_lat));
+  ASSERT_EQ(ref.code, 0) << ref.out;
+  auto block_avg = io::load_safetensors(ref_lat).at("latents");
+  for (const std::string method : {"scalar", "no-time", "no-text", "last-block-only"}) {
+    auto out = dir / method;
+    auto t = run_afa("train " + models + "--data " + quote(data) + " -o " + quote(out.string()) + " --method " +
+                     method + " --max-steps 2 --batch-size 2 --resolution 128 --hidden-size 32 --heads 2 --layers 1" +
+                     " --lr 1e-2 --warmup-steps 0 --val-fraction 0 -q");
+    ASSERT_EQ(t.code, 0) << method << "\n" << t.out;
+    auto lat = (out / "latents.safetensors").string();
+    auto g = run_afa("generate " + models + gen + "--aggregator " + quote(out.string()) + " -o " +
+                     quote((out / "image.png").string()) + " --latents-out " + quote(lat));
+    ASSERT_EQ(g.code, 0) << method << "\n" << g.out;
+    auto img = io::read_image((out / "image.png").string());
+    EXPECT_GT(img.to(torch::kFloat32).std().item<float>(), 1.0f) << method;
+    auto l = io::load_safetensors(lat).at("latents");
+    EXPECT_TRUE(torch::isfinite(l).all().item<bool>()) << method;
+    EXPECT_GT((l - block_avg).abs().max().item<float>(), 1e-4f) << method << ": training changed nothing";
+  }
   std::filesystem::remove_all(dir);
 }
 

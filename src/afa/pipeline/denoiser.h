@@ -18,6 +18,19 @@ class Denoiser {
   // [B, 77, D] tensor per model (its own text encoder's states). Returns the noise prediction, float32.
   virtual torch::Tensor predict(const torch::Tensor& latents, const torch::Tensor& timestep,
                                 const std::vector<torch::Tensor>& contexts) = 0;
+  // The noise the sampler steps with. With guidance (cfg_scale > 1) `latents` holds the unconditional
+  // half then the conditional half, as do the contexts, and the result has half the batch. Methods that
+  // need both halves (MagicFusion) override this; the rest guide their one prediction.
+  virtual torch::Tensor guided(const torch::Tensor& latents, const torch::Tensor& timestep,
+                               const std::vector<torch::Tensor>& contexts, double cfg_scale) {
+    auto noise = predict(latents, timestep, contexts);
+    return cfg_scale > 1.0 ? classifier_free_guidance(noise, cfg_scale) : noise;
+  }
+  // ε_uncond + s·(ε_cond − ε_uncond) of a [2B, ...] prediction (uncond rows first).
+  static torch::Tensor classifier_free_guidance(const torch::Tensor& noise, double cfg_scale) {
+    auto parts = noise.chunk(2);
+    return parts[0] + cfg_scale * (parts[1] - parts[0]);
+  }
   // Number of models (= contexts expected).
   virtual size_t num_models() const = 0;
   virtual std::string name() const = 0;

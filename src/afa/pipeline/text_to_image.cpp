@@ -79,11 +79,8 @@ GenerateResult generate(Denoiser& denoiser, const std::vector<const StableDiffus
   for (int64_t i = 0; i < n; ++i) {
     auto model_in = cfg ? torch::cat({latents, latents}) : latents;
     model_in = scheduler->scale_model_input(model_in, i);
-    auto noise = denoiser.predict(model_in, scheduler->timestep(i), contexts).to(torch::kCPU, torch::kFloat32);
-    if (cfg) {
-      auto parts = noise.chunk(2);
-      noise = parts[0] + o.cfg_scale * (parts[1] - parts[0]);
-    }
+    auto noise = denoiser.guided(model_in, scheduler->timestep(i), contexts, cfg ? o.cfg_scale : 1.0)
+                     .to(torch::kCPU, torch::kFloat32);
     latents = scheduler->step(noise, i, latents, gen);
     bar.update(i + 1);
     if (on_step) on_step(i, n, latents);
