@@ -45,6 +45,11 @@ Run add_train(CLI::App& app) {
   app.add_option("--val-every", o->val_every, "validation loss every K steps")->capture_default_str();
   app.add_flag("--cache-latents", o->cache_latents, "encode the images once (OUTPUT/latent_cache)");
   app.add_option("--device", o->device, "cpu or cuda")->capture_default_str();
+  app.add_option("--mixed-precision", o->mixed_precision,
+                 "no | bf16 | fp16 (CUDA): frozen models in that dtype, forward under autocast")
+      ->capture_default_str();
+  app.add_flag("--gradient-checkpointing", o->gradient_checkpointing,
+               "recompute U-Net stages and aggregators in the backward instead of storing activations");
   app.add_option("--threads", o->threads, "CPU threads (default: all cores)");
   app.add_option("--world-size", o->distributed.world_size, "data-parallel processes (default: $WORLD_SIZE or 1)");
   app.add_option("--rank", o->distributed.rank, "this process's rank (default: $RANK or 0)");

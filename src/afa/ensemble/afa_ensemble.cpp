@@ -1,5 +1,7 @@
 #include "afa/ensemble/afa_ensemble.h"
 
+#include "afa/models/checkpoint.h"
+
 #include "afa/util/error.h"
 
 namespace afa::ensemble {
@@ -29,9 +31,20 @@ std::optional<torch::Tensor> AfaEnsemble::merge(int64_t k, const torch::Tensor& 
   auto& agg = set_.aggregators[i];
   // The aggregator runs in its own dtype (training keeps it in float32 while U-Nets may be half).
   const auto dt = agg->conv_in->weight.scalar_type();
+  if (checkpointing_ && !maps && torch::GradMode::is_enabled()) {
+    auto* sabw = agg.get();
+    auto run = [sabw](const std::vector<torch::Tensor>& x) { return sabw->forward(x[0], x[1], x[2]).first; };
+    return models::checkpoint(run, {stacked.to(dt), in.temb.to(dt), in.context.to(dt)}, true)
+        .to(stacked.scalar_type());
+  }
   auto [merged, m] = agg->forward(stacked.to(dt), in.temb.to(dt), in.context.to(dt));
   if (maps) *maps = m;
   return merged.to(stacked.scalar_type());
+}
+
+void AfaEnsemble::set_gradient_checkpointing(bool on) {
+  checkpointing_ = on;
+  for (auto u : unets()) u->gradient_checkpointing = on;  // holders share the module
 }
 
 NoiseAverage::NoiseAverage(std::vector<models::UNet2DConditionModel> unets) : unets_(std::move(unets)) {

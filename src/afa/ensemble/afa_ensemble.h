@@ -14,6 +14,8 @@ class AfaEnsemble : public StagewiseEnsemble {
               const std::string& source = "aggregators");
   std::string name() const override { return "afa"; }
   AggregatorSet& aggregators() { return set_; }
+  // Activation checkpointing of every U-Net stage and every aggregator (training memory for compute).
+  void set_gradient_checkpointing(bool on);
 
  protected:
   std::optional<torch::Tensor> merge(int64_t k, const torch::Tensor& stacked, const MergeInputs& in,
@@ -22,6 +24,7 @@ class AfaEnsemble : public StagewiseEnsemble {
  private:
   AggregatorSet set_;
   std::vector<int64_t> by_stage_;  // stage -> index into set_.aggregators, or -1
+  bool checkpointing_ = false;
 };
 
 // Block-wise averaging (ablation): every aggregation point takes the mean of the N features.

@@ -91,7 +91,7 @@ AttentionImpl::AttentionImpl(const AttentionOptions& o) : opt_(o) {
   const int64_t kv_dim = opt_.cross_attention_dim > 0 ? opt_.cross_attention_dim : opt_.query_dim;
   if (opt_.norm_num_groups > 0)
     group_norm = register_module(
-        "group_norm", nn::GroupNorm(nn::GroupNormOptions(opt_.norm_num_groups, opt_.query_dim).eps(opt_.eps)));
+        "group_norm", GroupNorm(nn::GroupNormOptions(opt_.norm_num_groups, opt_.query_dim).eps(opt_.eps)));
   to_q = register_module("to_q", nn::Linear(nn::LinearOptions(opt_.query_dim, inner).bias(opt_.bias)));
   to_k = register_module("to_k", nn::Linear(nn::LinearOptions(kv_dim, inner).bias(opt_.bias)));
   to_v = register_module("to_v", nn::Linear(nn::LinearOptions(kv_dim, inner).bias(opt_.bias)));

@@ -5,6 +5,8 @@
 
 #include <torch/torch.h>
 
+#include "afa/models/norms.h"
+
 namespace afa::models {
 
 struct AttentionOptions {
@@ -39,7 +41,7 @@ class AttentionImpl : public torch::nn::Module {
 
   const AttentionOptions& options() const { return opt_; }
 
-  torch::nn::GroupNorm group_norm{nullptr};
+  GroupNorm group_norm{nullptr};
   torch::nn::Linear to_q{nullptr}, to_k{nullptr}, to_v{nullptr}, to_out0{nullptr};
 
  private:

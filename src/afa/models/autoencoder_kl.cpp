@@ -25,7 +25,7 @@ EncoderImpl::EncoderImpl(const AutoencoderKLConfig& c) {
   }
   mid_block = register_module("mid_block", UNetMidBlock2D(ch[n - 1], c.norm_num_groups));
   conv_norm_out = register_module(
-      "conv_norm_out", nn::GroupNorm(nn::GroupNormOptions(c.norm_num_groups, ch[n - 1]).eps(kVaeEps)));
+      "conv_norm_out", GroupNorm(nn::GroupNormOptions(c.norm_num_groups, ch[n - 1]).eps(kVaeEps)));
   // double_z: mean and logvar
   conv_out = register_module("conv_out", conv3x3(ch[n - 1], 2 * c.latent_channels));
 }
@@ -52,7 +52,7 @@ DecoderImpl::DecoderImpl(const AutoencoderKLConfig& c) {
     list->push_back(up_blocks.back());
   }
   conv_norm_out = register_module("conv_norm_out",
-                                  nn::GroupNorm(nn::GroupNormOptions(c.norm_num_groups, ch[0]).eps(kVaeEps)));
+                                  GroupNorm(nn::GroupNormOptions(c.norm_num_groups, ch[0]).eps(kVaeEps)));
   conv_out = register_module("conv_out", conv3x3(ch[0], c.out_channels));
 }
 

@@ -6,6 +6,8 @@
 
 #include <torch/torch.h>
 
+#include "afa/models/norms.h"
+
 #include <vector>
 
 #include "afa/models/vae_blocks.h"
@@ -22,7 +24,7 @@ class EncoderImpl : public torch::nn::Module {
   torch::nn::Conv2d conv_in{nullptr}, conv_out{nullptr};
   std::vector<DownEncoderBlock2D> down_blocks;
   UNetMidBlock2D mid_block{nullptr};
-  torch::nn::GroupNorm conv_norm_out{nullptr};
+  GroupNorm conv_norm_out{nullptr};
 };
 TORCH_MODULE(Encoder);
 
@@ -35,7 +37,7 @@ class DecoderImpl : public torch::nn::Module {
   torch::nn::Conv2d conv_in{nullptr}, conv_out{nullptr};
   UNetMidBlock2D mid_block{nullptr};
   std::vector<UpDecoderBlock2D> up_blocks;
-  torch::nn::GroupNorm conv_norm_out{nullptr};
+  GroupNorm conv_norm_out{nullptr};
 };
 TORCH_MODULE(Decoder);
 

@@ -5,6 +5,8 @@
 
 #include <torch/torch.h>
 
+#include "afa/models/norms.h"
+
 namespace afa::models {
 
 struct ResnetBlock2DOptions {
@@ -25,7 +27,7 @@ class ResnetBlock2DImpl : public torch::nn::Module {
   int64_t in_channels() const { return opt_.in_channels; }
   int64_t out_channels() const { return opt_.out_channels; }
 
-  torch::nn::GroupNorm norm1{nullptr}, norm2{nullptr};
+  GroupNorm norm1{nullptr}, norm2{nullptr};
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv_shortcut{nullptr};
   torch::nn::Linear time_emb_proj{nullptr};
 

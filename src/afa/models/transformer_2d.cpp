@@ -10,7 +10,7 @@ namespace nn = torch::nn;
 BasicTransformerBlockImpl::BasicTransformerBlockImpl(int64_t dim, int64_t heads, int64_t dim_head,
                                                      int64_t cross_attention_dim, bool upcast_attention) {
   // diffusers defaults: LayerNorm eps 1e-5 with affine, attention without q/k/v bias.
-  auto ln = [&] { return nn::LayerNorm(nn::LayerNormOptions({dim}).eps(1e-5).elementwise_affine(true)); };
+  auto ln = [&] { return LayerNorm(nn::LayerNormOptions({dim}).eps(1e-5).elementwise_affine(true)); };
   AttentionOptions self_opt;
   self_opt.query_dim = dim;
   self_opt.heads = heads;
@@ -38,7 +38,7 @@ Transformer2DModelImpl::Transformer2DModelImpl(const Transformer2DModelOptions& 
   AFA_CHECK(o.in_channels > 0 && o.in_channels % o.norm_num_groups == 0, "Transformer2DModel: ",
             o.in_channels, " channels are not a multiple of ", o.norm_num_groups, " norm groups");
   // diffusers hard-codes eps 1e-6 for this GroupNorm.
-  norm = register_module("norm", nn::GroupNorm(nn::GroupNormOptions(o.norm_num_groups, o.in_channels).eps(1e-6)));
+  norm = register_module("norm", GroupNorm(nn::GroupNormOptions(o.norm_num_groups, o.in_channels).eps(1e-6)));
   if (o.use_linear_projection) {
     proj_in = nn::AnyModule(register_module("proj_in", nn::Linear(o.in_channels, inner)));
   } else {

@@ -4,6 +4,8 @@
 
 #include <torch/torch.h>
 
+#include "afa/models/norms.h"
+
 #include <vector>
 
 #include "afa/models/attention.h"
@@ -17,7 +19,7 @@ class BasicTransformerBlockImpl : public torch::nn::Module {
   // x: [B, N, dim]; context: [B, M, cross_attention_dim].
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& context);
 
-  torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr}, norm3{nullptr};
+  LayerNorm norm1{nullptr}, norm2{nullptr}, norm3{nullptr};
   Attention attn1{nullptr}, attn2{nullptr};
   FeedForward ff{nullptr};
 };
@@ -40,7 +42,7 @@ class Transformer2DModelImpl : public torch::nn::Module {
   // hidden: [B, C, H, W]; context: [B, M, cross_attention_dim] -> [B, C, H, W].
   torch::Tensor forward(const torch::Tensor& hidden, const torch::Tensor& context);
 
-  torch::nn::GroupNorm norm{nullptr};
+  GroupNorm norm{nullptr};
   torch::nn::AnyModule proj_in, proj_out;  // Conv2d 1x1 or Linear
   std::vector<BasicTransformerBlock> blocks;
 

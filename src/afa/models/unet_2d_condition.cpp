@@ -1,5 +1,7 @@
 #include "afa/models/unet_2d_condition.h"
 
+#include "afa/models/checkpoint.h"
+
 #include <algorithm>
 
 #include "afa/models/inplace.h"
@@ -91,7 +93,7 @@ UNet2DConditionModelImpl::UNet2DConditionModelImpl(const UNet2DConditionConfig& 
   }
 
   conv_norm_out = register_module(
-      "conv_norm_out", nn::GroupNorm(nn::GroupNormOptions(c.norm_num_groups, ch[0]).eps(c.norm_eps)));
+      "conv_norm_out", GroupNorm(nn::GroupNormOptions(c.norm_num_groups, ch[0]).eps(c.norm_eps)));
   conv_out = register_module("conv_out", nn::Conv2d(nn::Conv2dOptions(ch[0], c.out_channels, 3).padding(1)));
 }
 
@@ -146,48 +148,72 @@ torch::Tensor UNet2DConditionModelImpl::stage(int64_t k, const torch::Tensor& hi
   AFA_CHECK(hidden.size(1) == in_channels, "U-Net stage ", k, " (", info_[k].name, "): input has ",
             hidden.size(1), " channels, expected ", in_channels, k == 0 ? " (the sample)" : "");
   const StagePlan& p = plan_[k];
-  torch::Tensor h;
-  switch (p.kind) {
-    case StageKind::ConvIn: {
-      AFA_CHECK(hidden.size(2) >= 1 && hidden.size(3) >= 1, "U-Net: empty sample ", hidden.sizes());
-      AFA_CHECK(s.skips.empty(), "U-Net stage 0: the state already holds skips (reuse of a state?)");
-      auto x = hidden.to(dtype());
-      if (config_.center_input_sample) x = 2 * x - 1.0;
-      h = conv_in(x);
-      break;
-    }
-    case StageKind::DownLayer:
-      h = down_blocks[p.block]->layer(p.layer, hidden, s.temb, s.context);
-      break;
-    case StageKind::Downsample:
-      h = down_blocks[p.block]->downsample(hidden);
-      break;
-    case StageKind::Mid:
-      h = mid_block->forward(hidden, s.temb, s.context);
-      break;
-    case StageKind::UpLayer: {
-      AFA_CHECK(!s.skips.empty(), "U-Net stage ", k, " (", info_[k].name,
-                "): no skip connection left (stages must run in order from 0)");
-      torch::Tensor skip = std::move(s.skips.back());
-      s.skips.pop_back();
-      h = up_blocks[p.block]->layer(p.layer, hidden, skip, s.temb, s.context);
-      skip = torch::Tensor();
-      if (p.upsample_after) {
-        AFA_CHECK(!s.skips.empty(), "U-Net stage ", k, ": no skip connection left for the upsample size");
-        // diffusers' forward_upsample_size: upsample to the next skip's size, which is exactly x2 when the
-        // sample size is divisible by 2^(number of upsamplers) and keeps odd sizes working otherwise.
-        const auto& next = s.skips.back();
-        if (next.size(2) == 2 * h.size(2) && next.size(3) == 2 * h.size(3))
-          h = up_blocks[p.block]->upsample(h);
-        else
-          h = up_blocks[p.block]->upsample(h, {next.size(2), next.size(3)});
-      }
-      if (p.output_head) h = output_head(h);
-      break;
+  // Skips are taken here, outside the stage's computation, so that a checkpointed stage is a pure
+  // function of its inputs.
+  torch::Tensor skip;
+  std::vector<int64_t> up_size;
+  if (p.kind == StageKind::ConvIn) {
+    AFA_CHECK(hidden.size(2) >= 1 && hidden.size(3) >= 1, "U-Net: empty sample ", hidden.sizes());
+    AFA_CHECK(s.skips.empty(), "U-Net stage 0: the state already holds skips (reuse of a state?)");
+  } else if (p.kind == StageKind::UpLayer) {
+    AFA_CHECK(!s.skips.empty(), "U-Net stage ", k, " (", info_[k].name,
+              "): no skip connection left (stages must run in order from 0)");
+    skip = std::move(s.skips.back());
+    s.skips.pop_back();
+    if (p.upsample_after) {
+      AFA_CHECK(!s.skips.empty(), "U-Net stage ", k, ": no skip connection left for the upsample size");
+      up_size = {s.skips.back().size(2), s.skips.back().size(3)};
     }
   }
+  std::vector<torch::Tensor> inputs{hidden, s.temb, s.context};
+  if (skip.defined()) inputs.push_back(std::move(skip));
+  auto run = [this, k, up_size](const std::vector<torch::Tensor>& in) {
+    return run_stage(k, in[0], in[1], in[2], in.size() > 3 ? in[3] : torch::Tensor(), up_size);
+  };
+  torch::Tensor h;
+  if (gradient_checkpointing && torch::GradMode::is_enabled()) {
+    bool trainable = false;
+    for (const auto& param : parameters()) trainable = trainable || param.requires_grad();
+    h = checkpoint(run, inputs, trainable);
+  } else {
+    h = run(inputs);
+  }
+  inputs.clear();
   if (info_[k].pushes_skip) s.skips.push_back(h);
   return h;
+}
+
+torch::Tensor UNet2DConditionModelImpl::run_stage(int64_t k, const torch::Tensor& hidden, const torch::Tensor& temb,
+                                                  const torch::Tensor& context, const torch::Tensor& skip,
+                                                  const std::vector<int64_t>& up_size) {
+  const StagePlan& p = plan_[k];
+  switch (p.kind) {
+    case StageKind::ConvIn: {
+      auto x = hidden.to(dtype());
+      if (config_.center_input_sample) x = 2 * x - 1.0;
+      return conv_in(x);
+    }
+    case StageKind::DownLayer:
+      return down_blocks[p.block]->layer(p.layer, hidden, temb, context);
+    case StageKind::Downsample:
+      return down_blocks[p.block]->downsample(hidden);
+    case StageKind::Mid:
+      return mid_block->forward(hidden, temb, context);
+    case StageKind::UpLayer: {
+      auto h = up_blocks[p.block]->layer(p.layer, hidden, skip, temb, context);
+      if (p.upsample_after) {
+        // diffusers' forward_upsample_size: upsample to the next skip's size, which is exactly x2 when the
+        // sample size is divisible by 2^(number of upsamplers) and keeps odd sizes working otherwise.
+        if (up_size[0] == 2 * h.size(2) && up_size[1] == 2 * h.size(3))
+          h = up_blocks[p.block]->upsample(h);
+        else
+          h = up_blocks[p.block]->upsample(h, up_size);
+      }
+      if (p.output_head) h = output_head(h);
+      return h;
+    }
+  }
+  fail("U-Net stage ", k, ": unknown kind");
 }
 
 torch::Tensor UNet2DConditionModelImpl::forward(const torch::Tensor& sample, const torch::Tensor& timestep,

@@ -16,6 +16,8 @@
 
 #include <torch/torch.h>
 
+#include "afa/models/norms.h"
+
 #include <string>
 #include <vector>
 
@@ -62,6 +64,11 @@ class UNet2DConditionModelImpl : public torch::nn::Module {
   // conv_norm_out -> SiLU -> conv_out (part of the last stage).
   torch::Tensor output_head(const torch::Tensor& h);
 
+  // Activation checkpointing of every stage under grad mode (diffusers' enable_gradient_checkpointing):
+  // the backward recomputes each stage instead of keeping its activations. Also for a frozen U-Net in eval
+  // mode, as in AFA training, where gradients flow through it to the aggregators.
+  bool gradient_checkpointing = false;
+
   torch::Device device() const { return conv_in->weight.device(); }
   torch::ScalarType dtype() const { return conv_in->weight.scalar_type(); }
 
@@ -71,7 +78,7 @@ class UNet2DConditionModelImpl : public torch::nn::Module {
   std::vector<DownBlock2D> down_blocks;
   UNetMidBlock2DCrossAttn mid_block{nullptr};
   std::vector<UpBlock2D> up_blocks;
-  torch::nn::GroupNorm conv_norm_out{nullptr};
+  GroupNorm conv_norm_out{nullptr};
 
  private:
   enum class StageKind { ConvIn, DownLayer, Downsample, Mid, UpLayer };
@@ -81,6 +88,10 @@ class UNet2DConditionModelImpl : public torch::nn::Module {
     bool upsample_after = false;  // up layer: the block's last layer runs the upsampler
     bool output_head = false;     // up layer: the model's final layer, followed by conv_out
   };
+  // Stage k's computation alone (no skip bookkeeping): what a checkpoint recomputes.
+  torch::Tensor run_stage(int64_t k, const torch::Tensor& hidden, const torch::Tensor& temb,
+                          const torch::Tensor& context, const torch::Tensor& skip, const std::vector<int64_t>& up_size);
+
   UNet2DConditionConfig config_;
   std::vector<StagePlan> plan_;
   std::vector<StageInfo> info_;

@@ -17,10 +17,12 @@
 #include "afa/io/ldm_names.h"
 #include "afa/io/safetensors.h"
 #include "afa/io/state_dict.h"
+#include "afa/models/autocast.h"
 #include "afa/pipeline/stable_diffusion.h"
 #include "afa/schedulers/ddpm.h"
 #include "afa/train/adamw.h"
 #include "afa/train/dataset.h"
+#include "afa/train/grad_scaler.h"
 #include "afa/train/denoising_loss.h"
 #include "afa/train/latent_cache.h"
 #include "afa/train/random_streams.h"
@@ -75,7 +77,16 @@ ensemble::AggregatorOptions aggregator_options(const TrainOptions& o) {
   return a;
 }
 
+// The dtype of the frozen models and of autocast for --mixed-precision.
+torch::ScalarType amp_dtype(const std::string& mp) {
+  if (mp == "bf16") return torch::kBFloat16;
+  if (mp == "fp16") return torch::kFloat16;
+  AFA_CHECK(mp == "no", "--mixed-precision must be no, bf16 or fp16 (got '", mp, "')");
+  return torch::kFloat32;
+}
+
 void check_options(const TrainOptions& o) {
+  amp_dtype(o.mixed_precision);
   if (o.train_unet)
     AFA_CHECK(o.models.size() == 1, "--unet fine-tunes one model: give exactly one -m (got ", o.models.size(), ")");
   else
@@ -199,6 +210,8 @@ class Trainer {
   pipeline::Denoiser* denoiser_ = nullptr;
   std::string model0_;                               // where models[0] is loaded from (--unet resume: OUT)
   std::unique_ptr<AdamW> opt_;
+  torch::ScalarType amp_ = torch::kFloat32;          // --mixed-precision: frozen models' and autocast's dtype
+  GradScaler scaler_{false};
   std::unique_ptr<LatentCache> cache_;
   std::set<int64_t> bad_;
   nlohmann::json settings_;
@@ -210,7 +223,7 @@ void Trainer::load_models() {
   pipeline::LoadOptions lo;
   lo.config_files = o_.config_files;
   lo.device = device_;
-  lo.dtype = torch::kFloat32;
+  lo.dtype = amp_;  // frozen: the trainable part is made float32 (setup_aggregators, setup_unet)
   ProgressBar bar("loading", int64_t(o_.models.size()), o_.progress && dist_.is_main() && ProgressBar::stderr_is_terminal());
   for (size_t i = 0; i < o_.models.size(); ++i) {
     const std::string path = i == 0 ? model0_ : o_.models[i];
@@ -220,6 +233,9 @@ void Trainer::load_models() {
     bar.update(int64_t(i + 1));
   }
   bar.finish();
+  // The VAE only encodes (once, with --cache-latents) and is small: float32 spares it half-precision
+  // overflow whatever --mixed-precision says.
+  if (sds_[0].vae) sds_[0].vae->to(torch::kFloat32);
   // Everything loaded is frozen; only the aggregators learn (--unet: setup_unet thaws the one U-Net).
   for (auto& sd : sds_) {
     sd.unet->eval();
@@ -270,6 +286,7 @@ void Trainer::setup_aggregators(const std::optional<TrainingState>& resumed) {
   std::vector<models::UNet2DConditionModel> unets;
   for (auto& sd : sds_) unets.push_back(sd.unet);
   ens_ = std::make_unique<ensemble::AfaEnsemble>(std::move(unets), std::move(set), source);
+  ens_->set_gradient_checkpointing(o_.gradient_checkpointing);
   denoiser_ = ens_.get();
   AdamWOptions ao;
   ao.lr = o_.lr;
@@ -284,6 +301,8 @@ void Trainer::setup_aggregators(const std::optional<TrainingState>& resumed) {
 // stay frozen). A resumed run loads the U-Net from the checkpoint (load_models used OUT/model.safetensors).
 void Trainer::setup_unet() {
   auto& unet = sds_[0].unet;
+  unet->to(torch::kFloat32);  // the trained weights are float32 whatever --mixed-precision says
+  unet->gradient_checkpointing = o_.gradient_checkpointing;
   unet->train();
   std::vector<std::pair<std::string, torch::Tensor>> named;
   for (auto& p : unet->named_parameters()) {
@@ -385,8 +404,8 @@ Trainer::Batch Trainer::make_batch(const std::vector<int64_t>& indices, int64_t 
   } else {
     torch::NoGradGuard no_grad;
     auto dist = sds_[0].vae->encode(torch::stack(pixels).to(device_, torch::kFloat32));
-    mean = dist.mean;
-    sigma = dist.std;
+    mean = dist.mean.to(torch::kFloat32);
+    sigma = dist.std.to(torch::kFloat32);
   }
   // latent_dist.sample() * scaling_factor, with this sample's own draw.
   b.x0 = ((mean + sigma * torch::stack(eps).to(device_)) * scaling_).detach();
@@ -479,6 +498,7 @@ double Trainer::validate() {
     std::vector<int64_t> idx(mine.begin() + s, mine.begin() + std::min(mine.size(), s + size_t(o_.batch_size)));
     Batch b = make_batch(idx, 0, true);
     if (b.n == 0) continue;
+    models::AutocastGuard autocast(device_, amp_);
     auto per = per_sample_denoising_loss(*denoiser_, *ddpm_, b.x0, b.noise, b.timesteps, encode_texts(b.texts));
     sum += per.sum().item<double>();
     count += double(b.n);
@@ -508,6 +528,8 @@ void Trainer::save(TrainingState& st) {
   if (dist_.is_main()) {
     st.optimizer = opt_->state_dict();
     st.settings = settings_;
+    st.loss_scale = scaler_.enabled() ? scaler_.scale() : 0.0;
+    st.loss_scale_clean_steps = scaler_.clean_steps();
     save_training_checkpoint(
         out_,
         [&](const std::string& dir) {
@@ -531,6 +553,10 @@ TrainResult Trainer::run() {
   check_options(o_);
   device_ = parse_device(o_.device);
   set_threads(o_.threads);
+  amp_ = amp_dtype(o_.mixed_precision);
+  AFA_CHECK(amp_ != torch::kFloat16 || device_.is_cuda(),
+            "--mixed-precision fp16 needs --device cuda (CPU autocast is bfloat16 only: use bf16)");
+  scaler_ = GradScaler(amp_ == torch::kFloat16);
   out_ = o_.output.empty() ? o_.resume : o_.output;
   model0_ = o_.train_unet && !o_.resume.empty() ? (fs::path(o_.resume) / kUNetFile).string() : o_.models.at(0);
 
@@ -582,6 +608,8 @@ TrainResult Trainer::run() {
   record["weight_decay"] = o_.weight_decay;
   record["warmup_steps"] = o_.warmup_steps;
   record["drop_text"] = o_.drop_text;
+  record["mixed_precision"] = o_.mixed_precision;
+  record["gradient_checkpointing"] = o_.gradient_checkpointing;
   settings_ = record;
 
   load_models();
@@ -595,6 +623,7 @@ TrainResult Trainer::run() {
   if (resumed) {
     st = *resumed;
     for (int64_t i : st.skipped_samples) bad_.insert(i);
+    if (scaler_.enabled() && st.loss_scale > 0) scaler_.restore(st.loss_scale, st.loss_scale_clean_steps);
   } else {
     st.data_order = epoch_order(0);
   }
@@ -648,9 +677,13 @@ TrainResult Trainer::run() {
       std::vector<int64_t> idx(st.data_order.begin() + base, st.data_order.begin() + base + o_.batch_size);
       Batch b = make_batch(idx, st.epoch, false);
       if (b.n == 0) continue;
-      auto per = per_sample_denoising_loss(*denoiser_, *ddpm_, b.x0, b.noise, b.timesteps, encode_texts(b.texts));
-      auto sum = per.sum();
-      sum.backward();
+      torch::Tensor sum;
+      {
+        models::AutocastGuard autocast(device_, amp_);  // the forward only, as torch.autocast is meant
+        auto per = per_sample_denoising_loss(*denoiser_, *ddpm_, b.x0, b.noise, b.timesteps, encode_texts(b.texts));
+        sum = per.sum();
+      }
+      scaler_.scale_loss(sum).backward();
       loss_sum += sum.item<double>();
       count += double(b.n);
     }
@@ -671,8 +704,16 @@ TrainResult Trainer::run() {
         torch::NoGradGuard ng;
         for (auto& g : grads) g.div_(total_count);
       }
-      grad_norm = clip_grad_norm(params, o_.max_grad_norm);
-      opt_->step(lr);
+      // fp16: every rank sees the same all-reduced gradients, so all skip an overflowed step together.
+      const bool finite = scaler_.unscale(grads);
+      scaler_.update(finite);
+      if (finite) {
+        grad_norm = clip_grad_norm(params, o_.max_grad_norm);
+        opt_->step(lr);
+      } else if (main) {
+        std::cerr << "warning: step " << st.step + 1 << ": float16 gradients overflowed; step skipped, loss scale now "
+                  << scaler_.scale() << "\n";
+      }
     } else if (main) {
       std::cerr << "warning: step " << st.step + 1 << " had no readable images; no update\n";
     }

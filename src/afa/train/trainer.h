@@ -42,6 +42,10 @@ struct TrainOptions {
   int64_t val_every = 100;                // validation every K steps (and at the end)
   bool cache_latents = false;             // encode the images once into OUTPUT/latent_cache
   std::string device = "cpu";
+  // Memory: "bf16" or "fp16" keep the frozen models in that dtype and run the forward under autocast
+  // (aggregators and the optimizer stay float32; fp16 scales the loss); "no" is float32 throughout.
+  std::string mixed_precision = "no";
+  bool gradient_checkpointing = false;    // recompute U-Net stages and aggregators in the backward
   int threads = 0;                        // CPU threads (0: all cores or $AFA_THREADS)
   bool progress = true;                   // progress bar when stderr is a terminal
   DistributedOptions distributed;

@@ -7,6 +7,7 @@
 
 #include "afa/io/safetensors.h"
 #include "afa/util/error.h"
+#include "afa/util/json_file.h"
 
 namespace afa::train {
 
@@ -44,7 +45,9 @@ void save_training_checkpoint(const std::string& dir, const std::function<void(c
                       {"step_in_epoch", state.step_in_epoch},
                       {"skipped_images", state.skipped_samples.size()},
                       {"skipped_samples", state.skipped_samples},
-                      {"settings", state.settings}};
+                      {"settings", state.settings},
+                      {"loss_scale", state.loss_scale},
+                      {"loss_scale_clean_steps", state.loss_scale_clean_steps}};
   std::vector<std::pair<std::string, torch::Tensor>> tensors;
   tensors.emplace_back("data_order", torch::tensor(state.data_order, torch::kLong));
   for (const auto& [name, t] : state.optimizer) tensors.emplace_back("optimizer." + name, t);
@@ -75,16 +78,7 @@ TrainingState load_training_state(const std::string& dir) {
   AFA_CHECK(fs::is_directory(dir), dir, ": no such checkpoint folder (--resume)");
   AFA_CHECK(fs::exists(jpath), dir, ": not a training checkpoint (", kStateJson,
             " is missing; a folder of aggregators alone cannot be resumed)");
-  nlohmann::json j;
-  {
-    std::ifstream f(jpath);
-    AFA_CHECK(f, jpath, ": cannot open");
-    try {
-      j = nlohmann::json::parse(f);
-    } catch (const nlohmann::json::exception& e) {
-      fail(jpath, ": not valid JSON: ", e.what());
-    }
-  }
+  nlohmann::json j = read_json_file(jpath, "training state");
   TrainingState s;
   try {
     AFA_CHECK(j.value("format", "") == kFormat, jpath, ": not an afa training state (format '",
@@ -96,6 +90,8 @@ TrainingState load_training_state(const std::string& dir) {
     s.step_in_epoch = j.at("step_in_epoch").get<int64_t>();
     s.skipped_samples = j.value("skipped_samples", std::vector<int64_t>{});
     s.settings = j.at("settings");
+    s.loss_scale = j.value("loss_scale", 0.0);
+    s.loss_scale_clean_steps = j.value("loss_scale_clean_steps", int64_t(0));
   } catch (const nlohmann::json::exception& e) {
     fail(jpath, ": ", e.what());
   }

@@ -27,6 +27,8 @@ struct TrainingState {
   std::vector<int64_t> skipped_samples;  // indices of the unreadable images met so far
   std::vector<int64_t> data_order;   // the epoch's order of training sample indices
   std::map<std::string, torch::Tensor> optimizer;  // AdamW::state_dict()
+  double loss_scale = 0;             // fp16 training: the GradScaler's scale (0: not used)
+  int64_t loss_scale_clean_steps = 0;
   nlohmann::json settings = nlohmann::json::object();  // what must not change across a resume
 };
 
