@@ -4,20 +4,34 @@
 //
 //   bench_sd15 [--size 512] [--steps 3] [--models 3] [--what unet,vae,clip,ensemble] [--device cpu|cuda]
 //              [--dtype f32|f16|bf16] [--threads N]
+//   bench_sd15 --what train [--models 3] [--size 256] [--batch 1] [--dtype f32|bf16] [--checkpointing 1]
+//     one AFA training step (forward, backward, AdamW) of N frozen U-Nets and their aggregators: seconds,
+//     samples/s and peak memory. --dtype is the frozen models' (bf16: under autocast, as --mixed-precision).
+//     Run each setting in its own process: peak RSS only grows.
+//   bench_sd15 --write-sd15 DIR [--models 3] [--dtype f16|f32]
+//     writes N random SD 1.5 single files in the LDM naming (as CivitAI ships them) for end-to-end
+//     memory and speed runs of `afa generate` / `afa train` (bench/memory_sd15.sh).
 #include <sys/resource.h>
 
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "afa/ensemble/afa_ensemble.h"
+#include "afa/io/ldm_names.h"
 #include "afa/io/model_config.h"
+#include "afa/io/safetensors.h"
+#include "afa/io/state_dict.h"
+#include "afa/models/autocast.h"
 #include "afa/models/autoencoder_kl.h"
 #include "afa/models/unet_2d_condition.h"
 #include "afa/text/clip_text_model.h"
+#include "afa/train/adamw.h"
 #include "afa/util/threads.h"
 
 namespace {
@@ -47,12 +61,42 @@ double time_it(int reps, const torch::Device& dev, F&& f) {
 }
 
 
+// One random SD 1.5 checkpoint (U-Net, VAE, text encoder) as an LDM single file in `dtype`.
+void write_random_sd15(const std::string& path, torch::Dtype dtype, uint64_t seed) {
+  torch::manual_seed(seed);
+  std::vector<std::pair<std::string, torch::Tensor>> all;
+  auto add = [&](afa::io::Component c, const nlohmann::json& config, torch::nn::Module& m) {
+    std::map<std::string, torch::Tensor> named;
+    for (const auto& [name, t] : afa::io::state_dict(m)) named[name] = t.to(dtype);
+    auto ldm = afa::io::to_ldm_tensors(c, config, named, path);
+    all.insert(all.end(), ldm.begin(), ldm.end());
+  };
+  {
+    afa::models::UNet2DConditionModel unet(
+        afa::models::UNet2DConditionConfig::from_json(afa::io::sd15_unet_config(), "SD 1.5 U-Net"));
+    add(afa::io::Component::UNet, afa::io::sd15_unet_config(), *unet);
+  }
+  {
+    afa::models::AutoencoderKL vae(afa::models::AutoencoderKLConfig::from_json(afa::io::sd15_vae_config(), "SD 1.5 VAE"));
+    add(afa::io::Component::VAE, afa::io::sd15_vae_config(), *vae);
+  }
+  {
+    afa::text::ClipTextModel clip(afa::text::ClipTextConfig::sd15());
+    add(afa::io::Component::TextEncoder, afa::io::sd15_text_encoder_config(), clip);
+  }
+  afa::io::save_safetensors(path, all, {});
+  std::printf("wrote %s (%zu tensors)\n", path.c_str(), all.size());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   int64_t size = 512, steps = 3, n_models = 3;
   std::string what = "unet,vae,clip,ensemble", device_s = "cpu", dtype_s = "f32";
+  std::string write_dir;
   int threads = 0;
+  int64_t batch = 1;
+  bool checkpointing = false;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
     if (k == "--size") size = std::stoll(v);
@@ -62,11 +106,63 @@ int main(int argc, char** argv) {
     else if (k == "--device") device_s = v;
     else if (k == "--dtype") dtype_s = v;
     else if (k == "--threads") threads = std::stoi(v);
+    else if (k == "--write-sd15") write_dir = v;
+    else if (k == "--batch") batch = std::stoll(v);
+    else if (k == "--checkpointing") checkpointing = v != "0";
   }
   const int nt = afa::set_threads(threads);
   torch::Device dev(device_s);
   auto dtype = dtype_s == "f16" ? torch::kFloat16 : dtype_s == "bf16" ? torch::kBFloat16 : torch::kFloat32;
+  if (what == "train") {
+    // Frozen U-Nets in --dtype, float32 aggregators, autocast when the U-Nets are half: the trainer's setup.
+    auto cfg = afa::models::UNet2DConditionConfig::from_json(afa::io::sd15_unet_config(), "SD 1.5 U-Net");
+    std::vector<afa::models::UNet2DConditionModel> unets;
+    for (int64_t n = 0; n < n_models; ++n) {
+      afa::models::UNet2DConditionModel u(cfg);
+      u->to(dev, dtype);
+      u->eval();
+      for (auto& p : u->parameters()) p.set_requires_grad(false);
+      unets.push_back(u);
+    }
+    afa::ensemble::AggregatorOptions ao;
+    auto set = afa::ensemble::create_aggregators(unets[0]->stages(), n_models, 768, cfg.time_embed_dim(), ao);
+    set.to(dev, torch::kFloat32);
+    set.train(true);
+    std::vector<std::pair<std::string, torch::Tensor>> named;
+    for (size_t i = 0; i < set.aggregators.size(); ++i)
+      for (auto& p : set.aggregators[i]->named_parameters()) named.emplace_back(std::to_string(i) + p.key(), p.value());
+    afa::train::AdamW opt(named, {});
+    afa::ensemble::AfaEnsemble afa(unets, std::move(set));
+    afa.set_gradient_checkpointing(checkpointing);
+    const int64_t lat = size / 8;
+    auto x = torch::randn({batch, 4, lat, lat}).to(dev);
+    auto noise = torch::randn({batch, 4, lat, lat}).to(dev);
+    auto t = torch::randint(0, 1000, {batch}, torch::kLong).to(dev);
+    std::vector<torch::Tensor> ctxs(n_models, torch::randn({batch, 77, 768}).to(dev, dtype));
+    auto step = [&] {
+      torch::Tensor loss;
+      {
+        afa::models::AutocastGuard autocast(dev, dtype);
+        loss = (afa.predict(x, t, ctxs) - noise).pow(2).mean();
+      }
+      loss.backward();
+      opt.step(1e-4);
+      opt.zero_grad();
+    };
+    double s = time_it(int(steps), dev, step);
+    std::printf("# bench_sd15 train: N=%lld, %lldx%lld, batch %lld, frozen %s, checkpointing %s, %s, %d threads\n",
+                (long long)n_models, (long long)size, (long long)size, (long long)batch, dtype_s.c_str(),
+                checkpointing ? "on" : "off", device_s.c_str(), nt);
+    std::printf("train step: %.3f s   %.3f samples/s   peak RSS %.2f GiB\n", s, double(batch) / s, peak_rss_gib());
+    return 0;
+  }
   torch::NoGradGuard ng;
+  if (!write_dir.empty()) {
+    std::filesystem::create_directories(write_dir);
+    for (int64_t i = 0; i < n_models; ++i)
+      write_random_sd15(write_dir + "/random_sd15_" + std::to_string(i) + ".safetensors", dtype, uint64_t(100 + i));
+    return 0;
+  }
   std::printf("# bench_sd15: size %lld, %s %s, %d threads, torch %s\n", (long long)size, device_s.c_str(),
               dtype_s.c_str(), nt, TORCH_VERSION);
   const int64_t lat = size / 8;
