@@ -271,6 +271,14 @@ void Trainer::setup_aggregators(const std::optional<TrainingState>& resumed) {
   if (resumed) {
     set = ensemble::load_aggregators(o_.resume);
     source = o_.resume;
+    // The checkpoint fixes the architecture: say so when the options ask for another one.
+    const auto& c = set.aggregators.at(0)->config();
+    const std::string was = resumed->settings.value("method", std::string("afa"));
+    if (dist_.is_main() && (was != o_.method || c.hidden_size != o_.hidden_size || c.num_attn_heads != o_.num_heads ||
+                            c.num_layers != o_.num_layers))
+      std::cerr << "note: resuming " << o_.resume << " with its own aggregators (method " << was << ", hidden size "
+                << c.hidden_size << ", " << c.num_attn_heads << " heads, " << c.num_layers
+                << " layers); --method/--hidden-size/--heads/--layers do not apply to a resumed run\n";
   } else {
     set = ensemble::create_aggregators(u0->stages(), int64_t(sds_.size()), u0->config().cross_attention_dim,
                                        u0->config().time_embed_dim(), aggregator_options(o_));
