@@ -172,8 +172,13 @@ torch::Tensor UNet2DConditionModelImpl::stage(int64_t k, const torch::Tensor& hi
   };
   torch::Tensor h;
   if (gradient_checkpointing && torch::GradMode::is_enabled()) {
+    // Trainable parameters matter only where no input carries a gradient (stage 0 of a frozen-input run):
+    // look for them only then, not at every stage.
+    bool inputs_need_grad = false;
+    for (const auto& t : inputs) inputs_need_grad = inputs_need_grad || t.requires_grad();
     bool trainable = false;
-    for (const auto& param : parameters()) trainable = trainable || param.requires_grad();
+    if (!inputs_need_grad)
+      for (const auto& param : parameters()) trainable = trainable || param.requires_grad();
     h = checkpoint(run, inputs, trainable);
   } else {
     h = run(inputs);

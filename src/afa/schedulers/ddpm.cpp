@@ -2,7 +2,6 @@
 
 #include <torch/torch.h>
 
-#include "afa/schedulers/numpy_compat.h"
 #include "afa/util/error.h"
 
 namespace afa::schedulers {
@@ -18,20 +17,7 @@ DDPMScheduler::DDPMScheduler(const SchedulerConfig& cfg)
 }
 
 void DDPMScheduler::set_timesteps(int64_t n) {
-  const int64_t T = cfg_.num_train_timesteps;
-  AFA_CHECK(n >= 1 && n <= T, "DDPMScheduler: num_inference_steps must lie in [1, ", T, "], got ", n);
-  std::vector<int64_t> ts;
-  if (spacing_ == "linspace") {
-    auto v = np::round(np::linspace(0, static_cast<double>(T - 1), n));
-    for (auto it = v.rbegin(); it != v.rend(); ++it) ts.push_back(static_cast<int64_t>(*it));
-  } else if (spacing_ == "leading") {
-    const int64_t ratio = T / n;
-    for (int64_t i = n - 1; i >= 0; --i) ts.push_back(i * ratio + cfg_.steps_offset);
-  } else {
-    const double ratio = static_cast<double>(T) / static_cast<double>(n);
-    for (double v : np::round(np::arange(static_cast<double>(T), 0, -ratio))) ts.push_back(static_cast<int64_t>(v) - 1);
-  }
-  timesteps_ = torch::tensor(ts, torch::kLong);
+  timesteps_ = spaced_timesteps(cfg_, spacing_, n, "DDPMScheduler");
   num_inference_steps_ = n;
 }
 

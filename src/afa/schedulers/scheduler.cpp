@@ -10,6 +10,7 @@
 #include "afa/schedulers/euler.h"
 #include "afa/schedulers/euler_ancestral.h"
 #include "afa/schedulers/lms.h"
+#include "afa/schedulers/numpy_compat.h"
 #include "afa/schedulers/pndm.h"
 #include "afa/util/error.h"
 
@@ -125,6 +126,25 @@ torch::Tensor randn_like_diffusers(const torch::Tensor& like, c10::optional<at::
 
 std::string resolved_spacing(const SchedulerConfig& cfg, const char* class_default) {
   return cfg.timestep_spacing ? *cfg.timestep_spacing : std::string(class_default);
+}
+
+torch::Tensor spaced_timesteps(const SchedulerConfig& cfg, const std::string& spacing, int64_t n,
+                               const std::string& who) {
+  const int64_t T = cfg.num_train_timesteps;
+  AFA_CHECK(n >= 1 && n <= T, who, ": num_inference_steps must lie in [1, ", T, "], got ", n);
+  std::vector<int64_t> ts;
+  if (spacing == "linspace") {
+    auto v = np::round(np::linspace(0, static_cast<double>(T - 1), n));
+    for (auto it = v.rbegin(); it != v.rend(); ++it) ts.push_back(static_cast<int64_t>(*it));
+  } else if (spacing == "leading") {
+    // Integer multiples of T // n, shifted by steps_offset (SD 1.5: 1).
+    const int64_t ratio = T / n;
+    for (int64_t i = n - 1; i >= 0; --i) ts.push_back(i * ratio + cfg.steps_offset);
+  } else {  // trailing
+    const double ratio = static_cast<double>(T) / static_cast<double>(n);
+    for (double v : np::round(np::arange(static_cast<double>(T), 0, -ratio))) ts.push_back(static_cast<int64_t>(v) - 1);
+  }
+  return torch::tensor(ts, torch::kLong);
 }
 
 void check_step_index(int64_t step_index, int64_t n, const std::string& who) {

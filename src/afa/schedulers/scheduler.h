@@ -82,6 +82,10 @@ torch::Tensor randn_like_diffusers(const torch::Tensor& like, c10::optional<at::
 
 // The class-dependent defaults resolved: timestep_spacing etc.
 std::string resolved_spacing(const SchedulerConfig& cfg, const char* class_default);
+// DDIM's and DDPM's set_timesteps: n descending I64 timesteps of the training range by timestep_spacing
+// (linspace, leading + steps_offset, trailing). Throws afa::Error naming `who` unless 1 <= n <= T.
+torch::Tensor spaced_timesteps(const SchedulerConfig& cfg, const std::string& spacing, int64_t n,
+                               const std::string& who);
 // Throws afa::Error unless 0 <= step_index < n.
 void check_step_index(int64_t step_index, int64_t n, const std::string& who);
 

@@ -77,6 +77,16 @@ ensemble::AggregatorOptions aggregator_options(const TrainOptions& o) {
   return a;
 }
 
+AdamWOptions adamw_options(const TrainOptions& o) {
+  AdamWOptions a;
+  a.lr = o.lr;
+  a.weight_decay = o.weight_decay;
+  a.beta1 = o.beta1;
+  a.beta2 = o.beta2;
+  a.eps = o.eps;
+  return a;
+}
+
 // The dtype of the frozen models and of autocast for --mixed-precision.
 torch::ScalarType amp_dtype(const std::string& mp) {
   if (mp == "bf16") return torch::kBFloat16;
@@ -296,13 +306,7 @@ void Trainer::setup_aggregators(const std::optional<TrainingState>& resumed) {
   ens_ = std::make_unique<ensemble::AfaEnsemble>(std::move(unets), std::move(set), source);
   ens_->set_gradient_checkpointing(o_.gradient_checkpointing);
   denoiser_ = ens_.get();
-  AdamWOptions ao;
-  ao.lr = o_.lr;
-  ao.weight_decay = o_.weight_decay;
-  ao.beta1 = o_.beta1;
-  ao.beta2 = o_.beta2;
-  ao.eps = o_.eps;
-  opt_ = std::make_unique<AdamW>(std::move(named), ao);
+  opt_ = std::make_unique<AdamW>(std::move(named), adamw_options(o_));
 }
 
 // --unet: the same loop with the model's own U-Net as the trainable part (its text encoder and VAE
@@ -319,13 +323,7 @@ void Trainer::setup_unet() {
   }
   single_ = std::make_unique<pipeline::SingleUNet>(unet);
   denoiser_ = single_.get();
-  AdamWOptions ao;
-  ao.lr = o_.lr;
-  ao.weight_decay = o_.weight_decay;
-  ao.beta1 = o_.beta1;
-  ao.beta2 = o_.beta2;
-  ao.eps = o_.eps;
-  opt_ = std::make_unique<AdamW>(std::move(named), ao);
+  opt_ = std::make_unique<AdamW>(std::move(named), adamw_options(o_));
 }
 
 // The fine-tuned model as one LDM single file: the trained U-Net with the source's text encoder and VAE.
