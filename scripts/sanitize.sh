@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir="${AFA_ASAN_DIR:-build-asan}"
-cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAFA_SANITIZE=ON -DAFA_BUILD_BENCH=OFF > /dev/null
+source scripts/ccache.sh
+cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAFA_SANITIZE=ON -DAFA_BUILD_BENCH=OFF "${LAUNCHER[@]}" > /dev/null
 cmake --build "$dir" -j"$(nproc)" --target test_io test_text
 export ASAN_OPTIONS="halt_on_error=1:abort_on_error=0:detect_leaks=1"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES=(build-essential cmake libtorch-dev libopenblas0-pthread nlohmann-json3-dev libcli11-dev
+PACKAGES=(build-essential cmake ccache libtorch-dev libopenblas0-pthread nlohmann-json3-dev libcli11-dev
           libpng-dev libjpeg-dev libyaml-cpp-dev libicu-dev libgloo-dev libgtest-dev libbenchmark-dev)
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -18,5 +18,6 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 BUILD="${AFA_BUILD_DIR:-build}"
-cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release "$@" > /dev/null
+source scripts/ccache.sh
+cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release "${LAUNCHER[@]}" "$@" > /dev/null
 cmake --build "$BUILD" -j"$(nproc)"

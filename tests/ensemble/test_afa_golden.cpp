@@ -5,6 +5,7 @@
 #include "afa/ensemble/afa_ensemble.h"
 #include "afa/ensemble/aggregators.h"
 #include "golden.h"
+#include "golden_aggregators.h"
 #include "tiny_models.h"
 
 namespace afa::test {
@@ -30,15 +31,6 @@ const Trio& trio() {
   return t;
 }
 
-ensemble::AggregatorSet perturbed() { return ensemble::load_aggregators(golden("afa/aggregators_perturbed")); }
-
-ensemble::AggregatorSet zero_init() {
-  auto set = perturbed();
-  torch::NoGradGuard ng;
-  for (auto& a : set.aggregators) a->conv_out->weight.zero_();
-  return set;
-}
-
 std::vector<torch::Tensor> contexts_of(const torch::Tensor& ehs) {
   std::vector<torch::Tensor> c;
   for (int64_t m = 0; m < ehs.size(0); ++m) c.push_back(ehs[m]);
@@ -48,25 +40,26 @@ std::vector<torch::Tensor> contexts_of(const torch::Tensor& ehs) {
 void check_forward(const std::string& file, ensemble::AggregatorSet set) {
   auto io = io::load_safetensors(golden(file));
   AfaEnsemble afa(trio().unets(), std::move(set));
-  afa.record_maps = true;
+  ASSERT_TRUE(afa.record_attention_maps(true));
   torch::NoGradGuard ng;
   auto pred = afa.predict(io.at("sample"), io.at("timestep"), contexts_of(io.at("encoder_hidden_states")));
   EXPECT_TRUE(AllClose(pred, io.at("noise_pred"), 2e-5)) << file;
-  ASSERT_EQ(afa.last_maps.size(), 25u);
+  const auto& maps = afa.attention_maps();
+  ASSERT_EQ(maps.maps.size(), 25u);
   for (int k = 0; k < 25; ++k) {
     char key[32];
     std::snprintf(key, sizeof key, "attn_map_%02d", k);
-    EXPECT_EQ(afa.last_map_stages[k], k);
-    EXPECT_TRUE(AllClose(afa.last_maps[k], io.at(key), 2e-5)) << file << " " << key;
+    EXPECT_EQ(maps.stages[k], k);
+    EXPECT_TRUE(AllClose(maps.maps[k], io.at(key), 2e-5)) << file << " " << key;
   }
 }
 
 TEST(AfaGolden, PerturbedAggregatorsMatchTheOfficialForward) {
-  check_forward("afa/forward_perturbed_io.safetensors", perturbed());
+  check_forward("afa/forward_perturbed_io.safetensors", perturbed_aggregators());
 }
 
 TEST(AfaGolden, ZeroInitAggregatorsMatchTheOfficialForward) {
-  check_forward("afa/forward_zero_init_io.safetensors", zero_init());
+  check_forward("afa/forward_zero_init_io.safetensors", zero_init_aggregators());
 }
 
 TEST(AfaGolden, BaseUNetsMatch) {
@@ -81,7 +74,7 @@ TEST(AfaGolden, BaseUNetsMatch) {
 }
 
 TEST(AfaGolden, OfficialCheckpointKeepsItsTwoLayerConfig) {
-  auto set = perturbed();
+  auto set = perturbed_aggregators();
   ASSERT_EQ(set.aggregators.size(), 25u);
   EXPECT_EQ(set.num_models, 3);
   for (const auto& a : set.aggregators) EXPECT_EQ(a->config().num_layers, 2);
@@ -91,13 +84,15 @@ TEST(AfaGolden, OfficialCheckpointKeepsItsTwoLayerConfig) {
 TEST(AfaEquivalence, ZeroInitAfaEqualsBlockAverageExactly) {
   auto io = io::load_safetensors(golden("afa/forward_perturbed_io.safetensors"));
   torch::NoGradGuard ng;
-  AfaEnsemble afa(trio().unets(), zero_init());
+  AfaEnsemble afa(trio().unets(), zero_init_aggregators());
   ensemble::BlockAverage avg(trio().unets());
   auto ctx = contexts_of(io.at("encoder_hidden_states"));
   auto a = afa.predict(io.at("sample"), io.at("timestep"), ctx);
   auto b = avg.predict(io.at("sample"), io.at("timestep"), ctx);
-  // softmax of zeros is exactly 1/3, and sum(x * 1/3) vs mean(x) may differ in the last bit only.
-  EXPECT_TRUE(AllClose(a, b, 1e-6));
+  // softmax of zeros is exactly 1/3, and sum(x * 1/3) vs mean(x) differ in the last bit of each merged
+  // feature; 25 merges carry those roundings through the U-Net (about 10 float32 ulps of the output seen),
+  // so the bound is relative: 1e-5 of the output's magnitude.
+  EXPECT_TRUE(AllClose(a, b, 1e-5 * b.abs().max().item<double>()));
   EXPECT_GT(max_abs_diff(a, io.at("base_unet_A.noise_pred")), 1e-3);  // it is not one model
 }
 

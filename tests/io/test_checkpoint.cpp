@@ -9,12 +9,16 @@
 #include "afa/io/checkpoint.h"
 #include "afa/io/safetensors.h"
 #include "afa/util/error.h"
+#include "afa/io/ldm_names.h"
 #include "golden.h"
+#include "test_util.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
 using namespace afa::io;
+using afa::test::error_of;
 using afa::test::golden;
+using afa::test::without_metadata;
 
 namespace {
 
@@ -22,24 +26,6 @@ const std::vector<std::string>& a_configs() {
   static const std::vector<std::string> c = {golden("pipelines/ldm_config.yaml"),
                                              golden("pipelines/text_encoder_config.json")};
   return c;
-}
-
-json without_metadata(json j) {
-  for (const char* k : {"_class_name", "_diffusers_version", "_name_or_path", "architectures", "torch_dtype",
-                        "transformers_version"}) {
-    j.erase(k);
-  }
-  return j;
-}
-
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const afa::Error& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 #define EXPECT_MENTIONS(msg, part) EXPECT_NE((msg).find(part), std::string::npos) << "message: " << (msg)

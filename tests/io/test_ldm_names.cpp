@@ -9,14 +9,20 @@
 
 #include "afa/io/ldm_names.h"
 #include "afa/io/model_config.h"
+#include "afa/io/config_defaults.h"
+#include "afa/io/config_from_weights.h"
+#include "afa/io/sd15.h"
 #include "afa/io/safetensors.h"
 #include "afa/util/error.h"
 #include "golden.h"
+#include "test_util.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
 using namespace afa::io;
+using afa::test::error_of;
 using afa::test::golden;
+using afa::test::without_metadata;
 
 namespace {
 
@@ -46,25 +52,6 @@ ShapeMap sd15_shapes() {
   for (auto& kv : ldm_shapes(vae_params(sd15_vae_config()))) m.insert(kv);
   for (auto& kv : ldm_shapes(text_encoder_params(sd15_text_encoder_config()))) m.insert(kv);
   return m;
-}
-
-// Keys that describe the model, not diffusers' bookkeeping.
-json without_metadata(json j) {
-  for (const char* k : {"_class_name", "_diffusers_version", "_name_or_path", "architectures", "torch_dtype",
-                        "transformers_version"}) {
-    j.erase(k);
-  }
-  return j;
-}
-
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const afa::Error& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 struct TempDir {

@@ -13,11 +13,13 @@
 #include "afa/schedulers/pndm.h"
 #include "afa/schedulers/scheduler.h"
 #include "afa/util/error.h"
+#include "test_util.h"
 
 namespace afa::schedulers {
 namespace {
 
 using nlohmann::json;
+using afa::test::error_of;
 
 // SD 1.5's scheduler/scheduler_config.json.
 json sd15() {
@@ -26,15 +28,6 @@ json sd15() {
     "beta_schedule": "scaled_linear", "beta_start": 0.00085, "num_train_timesteps": 1000,
     "set_alpha_to_one": false, "skip_prk_steps": true, "steps_offset": 1, "trained_betas": null,
     "clip_sample": false})");
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 TEST(SchedulerConfig, ParsesSd15) {

@@ -10,6 +10,7 @@
 #include "afa/train/dataset.h"
 #include "afa/train/random_streams.h"
 #include "afa/util/error.h"
+#include "test_util.h"
 #include "train_test_util.h"
 
 namespace afa::test {
@@ -21,15 +22,6 @@ using train::load_dataset;
 std::string write_file(const fs::path& p, const std::string& text) {
   std::ofstream(p) << text;
   return p.string();
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const afa::Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 TEST(Dataset, ParsesBothKeyStylesAndResolvesPathsRelativeToTheFile) {

@@ -12,6 +12,7 @@
 #include "afa/train/adamw.h"
 #include "afa/train/denoising_loss.h"
 #include "golden.h"
+#include "golden_aggregators.h"
 #include "tiny_models.h"
 
 namespace afa::test {
@@ -26,15 +27,6 @@ std::vector<models::UNet2DConditionModel> trio_unets() {
   std::vector<models::UNet2DConditionModel> u;
   for (const auto& s : sds) u.push_back(s.unet);
   return u;
-}
-
-ensemble::AggregatorSet perturbed() { return ensemble::load_aggregators(golden("afa/aggregators_perturbed")); }
-
-ensemble::AggregatorSet zero_init() {
-  auto set = perturbed();
-  torch::NoGradGuard ng;
-  for (auto& a : set.aggregators) a->conv_out->weight.zero_();
-  return set;
 }
 
 void check_step(const std::string& file, ensemble::AggregatorSet set) {
@@ -53,12 +45,8 @@ void check_step(const std::string& file, ensemble::AggregatorSet set) {
     contexts.push_back(io.at("encoder_hidden_states")[m]);
 
   set.train(true);
-  std::vector<std::pair<std::string, torch::Tensor>> named;
-  for (size_t i = 0; i < set.aggregators.size(); ++i)
-    for (auto& p : set.aggregators[i]->named_parameters()) {
-      p.value().set_requires_grad(true);
-      named.emplace_back("aggregator_" + std::to_string(i) + "." + p.key(), p.value());
-    }
+  auto named = set.named_parameters();
+  for (auto& p : named) p.second.set_requires_grad(true);
   std::map<std::string, torch::Tensor> by_name(named.begin(), named.end());
   auto unets = trio_unets();
   ensemble::AfaEnsemble afa(unets, std::move(set), file);
@@ -121,11 +109,11 @@ void check_step(const std::string& file, ensemble::AggregatorSet set) {
 }
 
 TEST(TrainStepGolden, PerturbedAggregators) {
-  check_step("afa/train_step_perturbed_io.safetensors", perturbed());
+  check_step("afa/train_step_perturbed_io.safetensors", perturbed_aggregators());
 }
 
 TEST(TrainStepGolden, ZeroInitAggregators) {
-  check_step("afa/train_step_zero_init_io.safetensors", zero_init());
+  check_step("afa/train_step_zero_init_io.safetensors", zero_init_aggregators());
 }
 
 }  // namespace
@@ -141,7 +129,7 @@ TEST(TrainStepGolden, BatchGradientIsTheSumOfPerSampleGradients) {
   auto io = f.all();
   schedulers::DDPMScheduler ddpm(
       schedulers::SchedulerConfig::from_json(nlohmann::json::parse(f.metadata().at("train_scheduler"))));
-  auto set = perturbed();
+  auto set = perturbed_aggregators();
   set.train(true);
   auto params = set.parameters();
   for (auto& p : params) p.set_requires_grad(true);

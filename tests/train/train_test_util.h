@@ -81,8 +81,7 @@ inline train::TrainOptions tiny_train_options(const std::string& data, const std
 inline std::map<std::string, torch::Tensor> aggregator_weights(const std::string& dir) {
   auto set = ensemble::load_aggregators(dir);
   std::map<std::string, torch::Tensor> out;
-  for (size_t i = 0; i < set.aggregators.size(); ++i)
-    for (const auto& [k, v] : io::state_dict(*set.aggregators[i])) out["aggregator_" + std::to_string(i) + "." + k] = v;
+  for (const auto& [k, v] : set.named_tensors()) out[k] = v;
   return out;
 }
 

@@ -1,6 +1,7 @@
 #include "afa/ensemble/afa_ensemble.h"
 
 #include "afa/models/checkpoint.h"
+#include "afa/pipeline/load_ensemble.h"
 
 #include "afa/util/error.h"
 
@@ -48,12 +49,12 @@ void AfaEnsemble::set_gradient_checkpointing(bool on) {
 }
 
 NoiseAverage::NoiseAverage(std::vector<models::UNet2DConditionModel> unets) : unets_(std::move(unets)) {
-  check_same_architecture(unets_, {});
+  pipeline::check_same_architecture(unets_, {});
 }
 
 torch::Tensor NoiseAverage::predict(const torch::Tensor& latents, const torch::Tensor& timestep,
                                     const std::vector<torch::Tensor>& contexts) {
-  AFA_CHECK(contexts.size() == unets_.size(), "noise-avg of ", unets_.size(), " models got ", contexts.size(),
+  AFA_INTERNAL_ASSERT(contexts.size() == unets_.size(), "noise-avg of ", unets_.size(), " models got ", contexts.size(),
             " text contexts");
   torch::Tensor sum;
   for (size_t m = 0; m < unets_.size(); ++m) {

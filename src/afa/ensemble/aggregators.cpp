@@ -21,6 +21,20 @@ std::vector<torch::Tensor> AggregatorSet::parameters() const {
   return out;
 }
 
+std::vector<std::pair<std::string, torch::Tensor>> AggregatorSet::named_parameters() const {
+  std::vector<std::pair<std::string, torch::Tensor>> out;
+  for (size_t i = 0; i < aggregators.size(); ++i)
+    for (const auto& p : aggregators[i]->named_parameters()) out.emplace_back(key(i, p.key()), p.value());
+  return out;
+}
+
+std::vector<std::pair<std::string, torch::Tensor>> AggregatorSet::named_tensors() const {
+  std::vector<std::pair<std::string, torch::Tensor>> out;
+  for (size_t i = 0; i < aggregators.size(); ++i)
+    for (const auto& [name, t] : io::state_dict(*aggregators[i])) out.emplace_back(key(i, name), t);
+  return out;
+}
+
 void AggregatorSet::to(torch::Device device, torch::ScalarType dtype) {
   for (auto& a : aggregators) a->to(device, dtype);
 }
@@ -175,11 +189,8 @@ void save_aggregators(const AggregatorSet& set, const std::string& path) {
   if (fs::path(path).extension() == ".safetensors") {
     std::vector<std::pair<std::string, torch::Tensor>> tensors;
     nlohmann::json configs = nlohmann::json::array();
-    for (size_t i = 0; i < set.aggregators.size(); ++i) {
-      configs.push_back(set.aggregators[i]->config().to_json());
-      for (const auto& p : io::state_dict(*set.aggregators[i]))
-        tensors.emplace_back("aggregator_" + std::to_string(i) + "." + p.first, p.second.to(torch::kFloat32));
-    }
+    for (const auto& a : set.aggregators) configs.push_back(a->config().to_json());
+    for (const auto& [name, t] : set.named_tensors()) tensors.emplace_back(name, t.to(torch::kFloat32));
     io::save_safetensors(path, tensors,
                          {{"afa_format", "aggregators"}, {"model_config", mc.dump()}, {"aggregator_configs", configs.dump()}});
     return;

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "afa/ensemble/sabw.h"
@@ -24,6 +25,11 @@ struct AggregatorSet {
 
   // Every parameter, for an optimiser.
   std::vector<torch::Tensor> parameters() const;
+  // Every parameter by its name in our single-file format and in optimiser states: "aggregator_{i}.<param>".
+  std::vector<std::pair<std::string, torch::Tensor>> named_parameters() const;
+  // Every tensor (parameters and buffers) by the same names.
+  std::vector<std::pair<std::string, torch::Tensor>> named_tensors() const;
+  static std::string key(size_t i, const std::string& param) { return "aggregator_" + std::to_string(i) + "." + param; }
   void to(torch::Device device, torch::ScalarType dtype);
   void train(bool on);
 };

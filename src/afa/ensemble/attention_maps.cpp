@@ -1,5 +1,6 @@
 #include "afa/ensemble/attention_maps.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 
@@ -16,7 +17,7 @@ const float kScale[5][3] = {{68, 1, 84}, {59, 82, 139}, {33, 145, 140}, {94, 201
 }  // namespace
 
 torch::Tensor heat_map(const torch::Tensor& map, int64_t size_h, int64_t size_w) {
-  AFA_CHECK(map.dim() == 2, "heat_map needs [h, w], got ", map.sizes());
+  AFA_INTERNAL_ASSERT(map.dim() == 2, "heat_map needs [h, w], got ", map.sizes());
   auto m = map.to(torch::kCPU, torch::kFloat32).clamp(0, 1).unsqueeze(0).unsqueeze(0);
   m = torch::nn::functional::interpolate(
           m, torch::nn::functional::InterpolateFuncOptions().size(std::vector<int64_t>{size_h, size_w}).mode(torch::kNearest))
@@ -31,7 +32,7 @@ torch::Tensor heat_map(const torch::Tensor& map, int64_t size_h, int64_t size_w)
 
 void write_attention_maps(const std::string& dir, int64_t step, const std::vector<int64_t>& stages,
                           const std::vector<torch::Tensor>& maps, int64_t cell) {
-  AFA_CHECK(stages.size() == maps.size() && !maps.empty(), "write_attention_maps: one map per stage needed");
+  AFA_INTERNAL_ASSERT(stages.size() == maps.size() && !maps.empty(), "one map per stage");
   std::filesystem::create_directories(dir);
   const int64_t n = maps[0].size(0);
   const int64_t gap = 4;
@@ -54,6 +55,24 @@ void write_attention_maps(const std::string& dir, int64_t step, const std::vecto
   std::snprintf(name, sizeof name, "step%02lld_grid.png", (long long)step);
   io::write_png((std::filesystem::path(dir) / name).string(), grid,
                 {{"Description", "rows: aggregation points; columns: models"}});
+}
+
+pipeline::StepCallback attention_map_writer(const pipeline::Denoiser& denoiser, AttentionMapRequest r) {
+  return [&denoiser, r](int64_t step, int64_t total, const torch::Tensor&) {
+    bool wanted = r.steps.empty() && (step == 0 || step == total - 1);
+    for (int64_t s : r.steps) wanted = wanted || s == step || (s < 0 && total + s == step);
+    if (!wanted) return;
+    const auto& last = denoiser.attention_maps();
+    std::vector<int64_t> stages;
+    std::vector<torch::Tensor> maps;
+    for (size_t i = 0; i < last.maps.size(); ++i) {
+      const int64_t k = last.stages[i];
+      if (!r.blocks.empty() && std::find(r.blocks.begin(), r.blocks.end(), k) == r.blocks.end()) continue;
+      stages.push_back(k);
+      maps.push_back(last.maps[i][r.row]);
+    }
+    if (!maps.empty()) write_attention_maps(r.dir, step, stages, maps);
+  };
 }
 
 }  // namespace afa::ensemble

@@ -1,6 +1,6 @@
 #include "afa/ensemble/magic_fusion.h"
 
-#include "afa/ensemble/stagewise.h"
+#include "afa/pipeline/load_ensemble.h"
 #include "afa/util/error.h"
 
 namespace afa::ensemble {
@@ -23,7 +23,7 @@ torch::Tensor magic_fusion_saliency(const torch::Tensor& guidance, double temper
 
 MagicFusion::MagicFusion(std::vector<models::UNet2DConditionModel> unets, MagicFusionOptions options)
     : unets_(std::move(unets)), o_(std::move(options)) {
-  check_same_architecture(unets_, {});
+  pipeline::check_same_architecture(unets_, {});
   const auto n = int64_t(unets_.size());
   AFA_CHECK(o_.general >= 0 && o_.general < n, "MagicFusion general model index ", o_.general, " is not one of the ",
             n, " models");
@@ -43,7 +43,7 @@ torch::Tensor MagicFusion::guided(const torch::Tensor& latents, const torch::Ten
                                   const std::vector<torch::Tensor>& contexts, double cfg_scale) {
   AFA_CHECK(cfg_scale > 1.0, "magicfusion blends classifier-free-guided noises: it needs a guidance scale > 1 (got ",
             cfg_scale, ")");
-  AFA_CHECK(contexts.size() == unets_.size(), "magicfusion of ", unets_.size(), " models got ", contexts.size(),
+  AFA_INTERNAL_ASSERT(contexts.size() == unets_.size(), "magicfusion of ", unets_.size(), " models got ", contexts.size(),
             " text contexts");
   const double t = timestep.item<double>();
   const bool fuse = o_.fuse_above ? t >= o_.threshold : t < o_.threshold;

@@ -1,6 +1,7 @@
 #include "afa/ensemble/sabw.h"
 
 #include "afa/util/error.h"
+#include "afa/util/json_fields.h"
 
 namespace afa::ensemble {
 
@@ -19,11 +20,10 @@ nlohmann::json SABWConfig::to_json() const {
 SABWConfig SABWConfig::from_json(const nlohmann::json& j, const std::string& source) {
   AFA_CHECK(j.is_object(), source, ": aggregator config is not a JSON object");
   SABWConfig c;
+  JsonFields f(j, source + ": aggregator config");
   auto need = [&](const char* key, int64_t& out) {
-    auto it = j.find(key);
-    AFA_CHECK(it != j.end() && it->is_number_integer() && it->get<int64_t>() > 0, source,
-              ": aggregator config needs a positive integer '", key, "'");
-    out = it->get<int64_t>();
+    out = f.get_int(key, 0);
+    AFA_CHECK(out > 0, source, ": aggregator config needs a positive integer '", key, "'");
   };
   need("in_channels", c.in_channels);
   need("hidden_size", c.hidden_size);
@@ -32,13 +32,11 @@ SABWConfig SABWConfig::from_json(const nlohmann::json& j, const std::string& sou
   need("num_attn_heads", c.num_attn_heads);
   need("cross_attn_dim", c.cross_attn_dim);
   need("temb_channels", c.temb_channels);
-  if (j.contains("attention")) {
-    std::string a = j.at("attention").get<std::string>();
-    AFA_CHECK(a == "spatial" || a == "scalar", source, ": aggregator 'attention' must be spatial or scalar, got ", a);
-    c.spatial = a == "spatial";
-  }
-  if (j.contains("use_timestep")) c.use_timestep = j.at("use_timestep").get<bool>();
-  if (j.contains("use_text")) c.use_text = j.at("use_text").get<bool>();
+  const std::string a = f.get_string("attention", "spatial");
+  AFA_CHECK(a == "spatial" || a == "scalar", source, ": aggregator 'attention' must be spatial or scalar, got ", a);
+  c.spatial = a == "spatial";
+  c.use_timestep = f.get_bool("use_timestep", true);
+  c.use_text = f.get_bool("use_text", true);
   AFA_CHECK(c.hidden_size % c.num_attn_heads == 0, source, ": hidden_size ", c.hidden_size,
             " is not a multiple of num_attn_heads ", c.num_attn_heads);
   AFA_CHECK(c.hidden_size % 32 == 0, source, ": hidden_size ", c.hidden_size,

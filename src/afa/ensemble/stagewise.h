@@ -13,10 +13,6 @@
 
 namespace afa::ensemble {
 
-// Throws afa::Error naming the first parameter whose name or shape differs from the first model's.
-void check_same_architecture(const std::vector<models::UNet2DConditionModel>& unets,
-                             const std::vector<std::string>& names);
-
 class StagewiseEnsemble : public pipeline::Denoiser {
  public:
   explicit StagewiseEnsemble(std::vector<models::UNet2DConditionModel> unets);
@@ -25,11 +21,12 @@ class StagewiseEnsemble : public pipeline::Denoiser {
                         const std::vector<torch::Tensor>& contexts) override;
   size_t num_models() const override { return unets_.size(); }
 
-  // The attention maps of the last predict() (one [B, N, h, w] per merging stage that has maps), kept
-  // only while record_maps is set.
-  bool record_maps = false;
-  std::vector<torch::Tensor> last_maps;
-  std::vector<int64_t> last_map_stages;
+  // The attention maps of the last predict() (one [B, N, h, w] per merging stage that has maps).
+  bool record_attention_maps(bool on) override {
+    record_maps_ = on;
+    return true;
+  }
+  const pipeline::AttentionMaps& attention_maps() const override { return last_maps_; }
 
  protected:
   // Inputs shared by every merge of one predict().
@@ -46,6 +43,8 @@ class StagewiseEnsemble : public pipeline::Denoiser {
 
  private:
   std::vector<models::UNet2DConditionModel> unets_;
+  bool record_maps_ = false;
+  pipeline::AttentionMaps last_maps_;
 };
 
 }  // namespace afa::ensemble

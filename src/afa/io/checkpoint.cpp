@@ -11,6 +11,9 @@
 #include <sstream>
 
 #include "afa/io/ldm_names.h"
+#include "afa/io/config_defaults.h"
+#include "afa/io/config_from_weights.h"
+#include "afa/io/sd15.h"
 #include "afa/io/safetensors.h"
 #include "afa/util/error.h"
 #include "afa/util/json_file.h"
@@ -37,14 +40,6 @@ namespace {
 
 constexpr Component kComponents[] = {Component::UNet, Component::VAE, Component::TextEncoder};
 
-
-std::string shape_str(const std::vector<int64_t>& s) {
-  std::ostringstream os;
-  os << "[";
-  for (size_t i = 0; i < s.size(); ++i) os << (i ? ", " : "") << s[i];
-  os << "]";
-  return os.str();
-}
 
 bool is_float_dtype(const std::string& d) { return d == "F16" || d == "F32" || d == "BF16" || d == "F64"; }
 

@@ -132,7 +132,8 @@ void write_png(const std::string& path, const torch::Tensor& image, const std::m
   AFA_CHECK(image.dim() == 3 && (image.size(2) == 3 || image.size(2) == 1) && image.scalar_type() == torch::kUInt8,
             path, ": write_png needs a uint8 [H, W, 3 or 1] tensor, got ", image.sizes());
   auto img = image.to(torch::kCPU).contiguous();
-  const int64_t h = img.size(0), w = img.size(1), c = img.size(2);
+  // volatile: read after setjmp returns through libpng's longjmp (-Wclobbered).
+  const volatile int64_t h = img.size(0), w = img.size(1), c = img.size(2);
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
   File f = open_file(tmp, "wb");
   // iTXt keeps UTF-8 prompts intact; A1111 reads both tEXt and iTXt.
@@ -149,7 +150,7 @@ void write_png(const std::string& path, const torch::Tensor& image, const std::m
   png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &err, png_error_fn, png_warning_fn);
   png_infop info = png ? png_create_info_struct(png) : nullptr;
   if (!info) fail(path, ": out of memory writing PNG");
-  bool ok = false;
+  volatile bool ok = false;
   if (setjmp(png_jmpbuf(png)) == 0) {
     png_init_io(png, f.get());
     png_set_IHDR(png, info, png_uint_32(w), png_uint_32(h), 8, c == 3 ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_GRAY,
@@ -181,7 +182,7 @@ std::map<std::string, std::string> read_png_text(const std::string& path) {
   png_infop info = png ? png_create_info_struct(png) : nullptr;
   if (!info) fail(path, ": out of memory reading PNG");
   png_textp texts = nullptr;
-  int n = -1;
+  volatile int n = -1;  // read after libpng's longjmp (-Wclobbered)
   if (setjmp(png_jmpbuf(png)) == 0) {
     png_init_io(png, f.get());
     png_read_info(png, info);

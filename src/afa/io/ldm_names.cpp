@@ -3,22 +3,13 @@
 #include <algorithm>
 #include <set>
 
-#include "afa/io/model_config.h"
+#include "afa/io/config_defaults.h"
 #include "afa/util/error.h"
 
 namespace afa::io {
 
 using nlohmann::json;
 using Shape = std::vector<int64_t>;
-
-const char* component_name(Component c) {
-  switch (c) {
-    case Component::UNet: return "unet";
-    case Component::VAE: return "vae";
-    case Component::TextEncoder: return "text_encoder";
-  }
-  return "?";
-}
 
 const char* ldm_prefix(Component c) {
   switch (c) {

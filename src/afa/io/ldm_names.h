@@ -31,11 +31,9 @@
 #include <utility>
 #include <vector>
 
-namespace afa::io {
+#include "afa/io/component.h"
 
-enum class Component { UNet, VAE, TextEncoder };
-// "unet", "vae", "text_encoder": the diffusers folder names.
-const char* component_name(Component c);
+namespace afa::io {
 
 // Where each component lives in an LDM single file.
 inline constexpr const char* kLdmUNetPrefix = "model.diffusion_model.";

@@ -31,56 +31,12 @@
 
 #include <nlohmann/json.hpp>
 
-#include <cstdint>
-#include <map>
 #include <string>
-#include <vector>
 
-#include "afa/io/ldm_names.h"
+#include "afa/io/component.h"
+#include "afa/io/config_files.h"
 
 namespace afa::io {
-
-using ShapeMap = std::map<std::string, std::vector<int64_t>>;  // tensor name -> shape
-
-// Which components to load: a bitmask.
-enum ComponentMask : unsigned {
-  kUNet = 1u,
-  kVAE = 2u,
-  kTextEncoder = 4u,
-  kAllComponents = 7u,
-};
-unsigned component_bit(Component c);
-
-// SD 1.5's configs (runwayml/stable-diffusion-v1-5), complete.
-nlohmann::json sd15_unet_config();
-nlohmann::json sd15_vae_config();
-nlohmann::json sd15_text_encoder_config();
-nlohmann::json sd15_scheduler_config();
-
-// Fills the keys a config lacks with the class's __init__ defaults, as from_config does.
-nlohmann::json complete_config(Component c, const nlohmann::json& partial);
-
-// Structure read off an LDM single file's shapes (names with their LDM prefixes). Throws afa::Error
-// naming `source` when the component's keys are absent or do not form a supported model.
-nlohmann::json unet_structure_from_ldm(const ShapeMap& shapes, const std::string& source);
-nlohmann::json vae_structure_from_ldm(const ShapeMap& shapes, const std::string& source);
-nlohmann::json text_structure_from_ldm(const ShapeMap& shapes, const std::string& source);
-
-// SD 1.5 recognition from LDM shapes: every parameter of the component present with SD 1.5's shape.
-bool is_sd15_component(Component c, const ShapeMap& shapes);
-bool is_sd15(const ShapeMap& shapes);
-
-// What the config files say, before any weights are seen.
-struct ConfigFiles {
-  std::vector<std::string> files;
-  nlohmann::json yaml = nlohmann::json::object();     // from an LDM yaml: {"unet", "vae", "scheduler"}
-  nlohmann::json overlay = nlohmann::json::object();  // from JSON files: per component, merged
-};
-ConfigFiles read_config_files(const std::vector<std::string>& paths);
-// The diffusers configs an LDM yaml implies: {"unet": ..., "vae": ..., "scheduler": ...}.
-nlohmann::json configs_from_ldm_yaml(const std::string& path);
-// model.yaml / model.yml beside model.safetensors, if present.
-std::vector<std::string> configs_beside(const std::string& checkpoint_path);
 
 struct ModelConfigs {
   nlohmann::json unet, vae, text_encoder, scheduler;  // complete; null for components not asked for

@@ -2,7 +2,7 @@
 
 #include <fstream>
 
-#include "afa/models/json_fields.h"
+#include "afa/util/json_fields.h"
 #include "afa/util/error.h"
 #include "afa/util/json_file.h"
 
@@ -14,7 +14,7 @@ using nlohmann::json;
 
 AutoencoderKLConfig AutoencoderKLConfig::from_json(const json& j, const std::string& source) {
   AFA_CHECK(j.is_object(), source, ": a VAE config must be a JSON object");
-  detail::JsonFields f{j, source};
+  JsonFields f{j, source};
   AutoencoderKLConfig c;
   if (f.has("_class_name")) {
     auto cls = f.get_string("_class_name", "");

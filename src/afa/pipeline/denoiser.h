@@ -11,6 +11,14 @@
 
 namespace afa::pipeline {
 
+// Per-model weight maps of the last prediction (paper Fig. 6): maps[i] is [B, N, h, w] for U-Net stage
+// stages[i], batch rows as the prediction's (uncond rows first under CFG).
+struct AttentionMaps {
+  std::vector<int64_t> stages;
+  std::vector<torch::Tensor> maps;
+  bool empty() const { return maps.empty(); }
+};
+
 class Denoiser {
  public:
   virtual ~Denoiser() = default;
@@ -30,6 +38,13 @@ class Denoiser {
   static torch::Tensor classifier_free_guidance(const torch::Tensor& noise, double cfg_scale) {
     auto parts = noise.chunk(2);
     return parts[0] + cfg_scale * (parts[1] - parts[0]);
+  }
+  // Attention maps: a method that computes them (AFA) keeps those of its last prediction while recording
+  // is on. Returns false when the method has none.
+  virtual bool record_attention_maps(bool on) { return false; }
+  virtual const AttentionMaps& attention_maps() const {
+    static const AttentionMaps none;
+    return none;
   }
   // Number of models (= contexts expected).
   virtual size_t num_models() const = 0;

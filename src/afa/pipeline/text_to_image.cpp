@@ -2,7 +2,7 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
-#include "afa/schedulers/ddim.h"
+#include "afa/schedulers/samplers.h"
 #include "afa/util/error.h"
 #include "afa/util/progress.h"
 
@@ -42,19 +42,14 @@ std::vector<torch::Tensor> encode_prompts(const std::vector<const StableDiffusio
 GenerateResult generate(Denoiser& denoiser, const std::vector<const StableDiffusion*>& models,
                         const GenerateOptions& o, const StepCallback& on_step) {
   AFA_CHECK(!models.empty() && models[0]->vae, "generate needs a model with a VAE");
-  AFA_CHECK(models.size() == denoiser.num_models(), "the denoiser expects ", denoiser.num_models(),
+  AFA_INTERNAL_ASSERT(models.size() == denoiser.num_models(), "the denoiser expects ", denoiser.num_models(),
             " models, got ", models.size());
   models::AutoencoderKL vae = models[0]->vae;  // a shared handle; decode() is not const
   const int64_t f = vae->config().downscale_factor();
   validate(o, f);
   torch::NoGradGuard no_grad;
 
-  auto scheduler = schedulers::make_scheduler(o.sampler, models[0]->scheduler_config);
-  if (o.eta > 0) {
-    auto* ddim = dynamic_cast<schedulers::DDIMScheduler*>(scheduler.get());
-    AFA_CHECK(ddim, "--eta applies to the ddim sampler only (sampler is ", o.sampler, ")");
-    ddim->eta = o.eta;
-  }
+  auto scheduler = schedulers::make_scheduler(o.sampler, models[0]->scheduler_config, {o.eta});
   scheduler->set_timesteps(o.steps);
 
   auto contexts = encode_prompts(models, o);

@@ -3,7 +3,7 @@
 // in one batch, uncond first), decode with the VAE.
 #pragma once
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <functional>
 #include <memory>

@@ -2,41 +2,26 @@
 
 #include <torch/torch.h>
 
-#include "afa/schedulers/euler.h"
 #include "afa/util/error.h"
 
 namespace afa::schedulers {
 
 EulerAncestralDiscreteScheduler::EulerAncestralDiscreteScheduler(const SchedulerConfig& cfg)
-    : cfg_(cfg),
-      spacing_(resolved_spacing(cfg, "linspace")),
-      sched_(make_beta_schedule(cfg, "EulerAncestralDiscreteScheduler")) {
+    : SigmaScheduler(cfg, "EulerAncestralDiscreteScheduler") {
   AFA_CHECK(cfg.prediction_type != "sample",
             "EulerAncestralDiscreteScheduler: prediction_type 'sample' is not implemented (diffusers has none either)");
 }
 
 void EulerAncestralDiscreteScheduler::set_timesteps(int64_t n) {
   // No interpolation_type / Karras options in this class in diffusers v0.20.2.
-  SigmaGrid g = make_sigma_grid(cfg_, sched_.alphas_cumprod, n, "linear", false, "EulerAncestralDiscreteScheduler");
-  timesteps_ = g.timesteps;
-  sigmas_ = g.sigmas;
-}
-
-double EulerAncestralDiscreteScheduler::init_noise_sigma() const {
-  AFA_CHECK(sigmas_.defined(), "EulerAncestralDiscreteScheduler: call set_timesteps first");
-  return sigma_init_noise(sigmas_, spacing_);
-}
-
-torch::Tensor EulerAncestralDiscreteScheduler::scale_model_input(const torch::Tensor& sample, int64_t i) {
-  check_step_index(i, timesteps_.defined() ? timesteps_.size(0) : 0, name());
-  return sigma_scale_input(sample, sigmas_[i]);
+  set_grid(make_sigma_grid(cfg_, sched_.alphas_cumprod, n, "linear", false, "EulerAncestralDiscreteScheduler"));
 }
 
 torch::Tensor EulerAncestralDiscreteScheduler::step(const torch::Tensor& model_output, int64_t i,
                                                     const torch::Tensor& sample,
                                                     c10::optional<at::Generator> generator) {
   torch::NoGradGuard no_grad;
-  check_step_index(i, timesteps_.defined() ? timesteps_.size(0) : 0, name());
+  check_step_index(i, num_steps(), name());
   torch::Tensor sigma = sigmas_[i];
   // 1. x0 from the sigma-scaled prediction
   torch::Tensor pred_original_sample;

@@ -2,33 +2,20 @@
 
 #include <torch/torch.h>
 
-#include "afa/schedulers/euler.h"
 #include "afa/schedulers/numpy_compat.h"
 #include "afa/util/error.h"
 
 namespace afa::schedulers {
 
 LMSDiscreteScheduler::LMSDiscreteScheduler(const SchedulerConfig& cfg)
-    : cfg_(cfg), spacing_(resolved_spacing(cfg, "linspace")), sched_(make_beta_schedule(cfg, "LMSDiscreteScheduler")) {}
+    : SigmaScheduler(cfg, "LMSDiscreteScheduler") {}
 
 void LMSDiscreteScheduler::set_timesteps(int64_t n) {
-  SigmaGrid g = make_sigma_grid(cfg_, sched_.alphas_cumprod, n, "linear", cfg_.use_karras_sigmas, "LMSDiscreteScheduler");
-  timesteps_ = g.timesteps;
-  sigmas_ = g.sigmas.contiguous();
+  set_grid(make_sigma_grid(cfg_, sched_.alphas_cumprod, n, "linear", cfg_.use_karras_sigmas, "LMSDiscreteScheduler"));
   const float* p = sigmas_.data_ptr<float>();
   sigmas_f_.assign(p, p + sigmas_.size(0));
   derivatives_.clear();
   next_step_ = 0;
-}
-
-double LMSDiscreteScheduler::init_noise_sigma() const {
-  AFA_CHECK(sigmas_.defined(), "LMSDiscreteScheduler: call set_timesteps first");
-  return sigma_init_noise(sigmas_, spacing_);
-}
-
-torch::Tensor LMSDiscreteScheduler::scale_model_input(const torch::Tensor& sample, int64_t i) {
-  check_step_index(i, timesteps_.defined() ? timesteps_.size(0) : 0, name());
-  return sigma_scale_input(sample, sigmas_[i]);
 }
 
 double LMSDiscreteScheduler::lms_coefficient(int64_t ord, int64_t t, int64_t current_order) const {
@@ -54,7 +41,7 @@ double LMSDiscreteScheduler::lms_coefficient(int64_t ord, int64_t t, int64_t cur
 torch::Tensor LMSDiscreteScheduler::step(const torch::Tensor& model_output, int64_t i, const torch::Tensor& sample,
                                          c10::optional<at::Generator>) {
   torch::NoGradGuard no_grad;
-  check_step_index(i, timesteps_.defined() ? timesteps_.size(0) : 0, name());
+  check_step_index(i, num_steps(), name());
   AFA_CHECK(i == next_step_, "LMSDiscreteScheduler: steps must be taken in order; expected step ", next_step_, ", got ", i);
   AFA_CHECK(order >= 1, "LMSDiscreteScheduler: order must be >= 1, got ", order);
   torch::Tensor sigma = sigmas_[i];

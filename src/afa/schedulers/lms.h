@@ -7,34 +7,25 @@
 
 #include <vector>
 
-#include "afa/schedulers/scheduler.h"
+#include "afa/schedulers/sigma_scheduler.h"
 
 namespace afa::schedulers {
 
-class LMSDiscreteScheduler : public Scheduler {
+class LMSDiscreteScheduler : public SigmaScheduler {
  public:
   explicit LMSDiscreteScheduler(const SchedulerConfig& cfg);
 
   void set_timesteps(int64_t num_inference_steps) override;
-  const torch::Tensor& timesteps() const override { return timesteps_; }
-  double init_noise_sigma() const override;
-  torch::Tensor scale_model_input(const torch::Tensor& sample, int64_t step_index) override;
   torch::Tensor step(const torch::Tensor& model_output, int64_t step_index, const torch::Tensor& sample,
                      c10::optional<at::Generator> generator = c10::nullopt) override;
   std::string name() const override { return "lms"; }
 
-  const torch::Tensor& sigmas() const { return sigmas_; }
-  const torch::Tensor& alphas_cumprod() const { return sched_.alphas_cumprod; }
   // The coefficient of the derivative `current_order` steps back, for a step from sigmas[t] to sigmas[t+1].
   double lms_coefficient(int64_t order, int64_t t, int64_t current_order) const;
 
   int64_t order = 4;  // diffusers' step(order=4)
 
  private:
-  SchedulerConfig cfg_;
-  std::string spacing_;
-  BetaSchedule sched_;
-  torch::Tensor timesteps_, sigmas_;
   std::vector<float> sigmas_f_;
   std::vector<torch::Tensor> derivatives_;
   int64_t next_step_ = 0;

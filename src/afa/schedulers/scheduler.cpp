@@ -4,14 +4,7 @@
 
 #include <cmath>
 
-#include "afa/schedulers/ddim.h"
-#include "afa/schedulers/ddpm.h"
-#include "afa/schedulers/dpm_solver_multistep.h"
-#include "afa/schedulers/euler.h"
-#include "afa/schedulers/euler_ancestral.h"
-#include "afa/schedulers/lms.h"
 #include "afa/schedulers/numpy_compat.h"
-#include "afa/schedulers/pndm.h"
 #include "afa/util/error.h"
 
 namespace afa::schedulers {
@@ -150,28 +143,6 @@ torch::Tensor spaced_timesteps(const SchedulerConfig& cfg, const std::string& sp
 void check_step_index(int64_t step_index, int64_t n, const std::string& who) {
   AFA_CHECK(n > 0, who, ": call set_timesteps before stepping");
   AFA_CHECK(step_index >= 0 && step_index < n, who, ": step index ", step_index, " out of range [0, ", n, ")");
-}
-
-std::vector<std::string> scheduler_names() { return {"ddim", "pndm", "dpm++2m", "dpm", "euler", "euler_a", "lms", "ddpm"}; }
-
-std::unique_ptr<Scheduler> make_scheduler(const std::string& name, const SchedulerConfig& cfg) {
-  if (name == "ddim" || name == "DDIMScheduler") return std::make_unique<DDIMScheduler>(cfg);
-  if (name == "pndm" || name == "PNDMScheduler") return std::make_unique<PNDMScheduler>(cfg);
-  if (name == "dpm++2m" || name == "dpmpp_2m") {
-    SchedulerConfig c = cfg;
-    c.algorithm_type = "dpmsolver++";
-    c.solver_order = 2;
-    return std::make_unique<DPMSolverMultistepScheduler>(c);
-  }
-  if (name == "dpm" || name == "DPMSolverMultistepScheduler") return std::make_unique<DPMSolverMultistepScheduler>(cfg);
-  if (name == "euler" || name == "EulerDiscreteScheduler") return std::make_unique<EulerDiscreteScheduler>(cfg);
-  if (name == "euler_a" || name == "EulerAncestralDiscreteScheduler")
-    return std::make_unique<EulerAncestralDiscreteScheduler>(cfg);
-  if (name == "lms" || name == "LMSDiscreteScheduler") return std::make_unique<LMSDiscreteScheduler>(cfg);
-  if (name == "ddpm" || name == "DDPMScheduler") return std::make_unique<DDPMScheduler>(cfg);
-  std::string list;
-  for (const auto& n : scheduler_names()) list += (list.empty() ? "" : ", ") + n;
-  fail("unknown scheduler '", name, "' (known: ", list, ")");
 }
 
 }  // namespace afa::schedulers

@@ -47,10 +47,13 @@ class Scheduler {
   torch::Tensor timestep(int64_t step_index) const;
 };
 
-// names: ddim, pndm, dpm++2m (DPM-Solver++ 2M: forces algorithm_type dpmsolver++, solver_order 2),
-// dpm (DPM-Solver multistep as configured), euler, euler_a, lms, ddpm; also the diffusers class names
-// (DDIMScheduler, PNDMScheduler, DPMSolverMultistepScheduler, EulerDiscreteScheduler,
-// EulerAncestralDiscreteScheduler, LMSDiscreteScheduler, DDPMScheduler). Unknown names are an afa::Error.
+struct SamplerOptions;  // samplers.h
+// names: the rows of sampler_table() (samplers.h): ddim, pndm, dpm++2m (DPM-Solver++ 2M: forces
+// algorithm_type dpmsolver++, solver_order 2), dpm (DPM-Solver multistep as configured), euler, euler_a, lms,
+// ddpm; also the diffusers class names and A1111's labels. Unknown names, and options the sampler does not
+// take, are an afa::Error.
+std::unique_ptr<Scheduler> make_scheduler(const std::string& name, const SchedulerConfig& cfg,
+                                          const SamplerOptions& options);
 std::unique_ptr<Scheduler> make_scheduler(const std::string& name, const SchedulerConfig& cfg);
 // The short names make_scheduler accepts, for help texts.
 std::vector<std::string> scheduler_names();

@@ -7,45 +7,13 @@
 #include <set>
 
 #include "afa/util/error.h"
+#include "afa/util/json_fields.h"
 #include "afa/util/json_file.h"
 
 namespace afa::schedulers {
 namespace {
 
 using nlohmann::json;
-
-std::string type_name(const json& v) { return v.type_name(); }
-
-int64_t get_int(const json& v, const std::string& key) {
-  if (v.is_number_integer()) return v.get<int64_t>();
-  // Python configs sometimes carry integral floats (1000.0).
-  if (v.is_number_float()) {
-    double d = v.get<double>();
-    if (std::isfinite(d) && d == std::floor(d)) return static_cast<int64_t>(d);
-  }
-  fail("scheduler config: '", key, "' must be an integer, got ", type_name(v), " ", v.dump());
-}
-
-double get_double(const json& v, const std::string& key) {
-  if (v.is_number()) return v.get<double>();
-  // Python's json writes float('inf') as Infinity; diffusers' to_json_string writes "-inf" strings.
-  if (v.is_string()) {
-    const std::string s = v.get<std::string>();
-    if (s == "-inf" || s == "-Infinity") return -INFINITY;
-    if (s == "inf" || s == "Infinity") return INFINITY;
-  }
-  fail("scheduler config: '", key, "' must be a number, got ", type_name(v), " ", v.dump());
-}
-
-bool get_bool(const json& v, const std::string& key) {
-  if (v.is_boolean()) return v.get<bool>();
-  fail("scheduler config: '", key, "' must be true or false, got ", type_name(v), " ", v.dump());
-}
-
-std::string get_string(const json& v, const std::string& key) {
-  if (v.is_string()) return v.get<std::string>();
-  fail("scheduler config: '", key, "' must be a string, got ", type_name(v), " ", v.dump());
-}
 
 void check_one_of(const std::string& key, const std::string& value, std::initializer_list<const char*> allowed) {
   for (const char* a : allowed)
@@ -67,42 +35,42 @@ SchedulerConfig SchedulerConfig::from_json(const json& j) {
       if (k.is_string()) use_default.insert(k.get<std::string>());
   }
   // A key counts when present, not null and not marked as "class default".
-  auto has = [&](const char* key) {
-    return j.contains(key) && !j.at(key).is_null() && use_default.count(key) == 0;
-  };
+  JsonFields f(j, "scheduler config", use_default);
 
   SchedulerConfig c;
-  if (has("num_train_timesteps")) c.num_train_timesteps = get_int(j.at("num_train_timesteps"), "num_train_timesteps");
-  if (has("beta_start")) c.beta_start = get_double(j.at("beta_start"), "beta_start");
-  if (has("beta_end")) c.beta_end = get_double(j.at("beta_end"), "beta_end");
-  if (has("beta_schedule")) c.beta_schedule = get_string(j.at("beta_schedule"), "beta_schedule");
-  if (has("trained_betas")) {
+  c.num_train_timesteps = f.get_int("num_train_timesteps", c.num_train_timesteps);
+  c.beta_start = f.get_double("beta_start", c.beta_start);
+  c.beta_end = f.get_double("beta_end", c.beta_end);
+  c.beta_schedule = f.get_string("beta_schedule", c.beta_schedule);
+  if (f.has("trained_betas")) {
     const json& tb = j.at("trained_betas");
     AFA_CHECK(tb.is_array(), "scheduler config: 'trained_betas' must be a list of numbers or null");
     std::vector<double> betas;
-    for (const json& b : tb) betas.push_back(get_double(b, "trained_betas"));
+    for (const json& b : tb) {
+      AFA_CHECK(b.is_number(), "scheduler config: 'trained_betas' must be a list of numbers, got ", b.dump());
+      betas.push_back(b.get<double>());
+    }
     c.trained_betas = std::move(betas);
   }
-  if (has("rescale_betas_zero_snr")) c.rescale_betas_zero_snr = get_bool(j.at("rescale_betas_zero_snr"), "rescale_betas_zero_snr");
-  if (has("steps_offset")) c.steps_offset = get_int(j.at("steps_offset"), "steps_offset");
-  if (has("set_alpha_to_one")) c.set_alpha_to_one = get_bool(j.at("set_alpha_to_one"), "set_alpha_to_one");
-  if (has("clip_sample")) c.clip_sample = get_bool(j.at("clip_sample"), "clip_sample");
-  if (has("clip_sample_range")) c.clip_sample_range = get_double(j.at("clip_sample_range"), "clip_sample_range");
-  if (has("prediction_type")) c.prediction_type = get_string(j.at("prediction_type"), "prediction_type");
-  if (has("timestep_spacing")) c.timestep_spacing = get_string(j.at("timestep_spacing"), "timestep_spacing");
-  if (has("thresholding")) c.thresholding = get_bool(j.at("thresholding"), "thresholding");
-  if (has("dynamic_thresholding_ratio"))
-    c.dynamic_thresholding_ratio = get_double(j.at("dynamic_thresholding_ratio"), "dynamic_thresholding_ratio");
-  if (has("sample_max_value")) c.sample_max_value = get_double(j.at("sample_max_value"), "sample_max_value");
-  if (has("skip_prk_steps")) c.skip_prk_steps = get_bool(j.at("skip_prk_steps"), "skip_prk_steps");
-  if (has("solver_order")) c.solver_order = get_int(j.at("solver_order"), "solver_order");
-  if (has("algorithm_type")) c.algorithm_type = get_string(j.at("algorithm_type"), "algorithm_type");
-  if (has("solver_type")) c.solver_type = get_string(j.at("solver_type"), "solver_type");
-  if (has("lower_order_final")) c.lower_order_final = get_bool(j.at("lower_order_final"), "lower_order_final");
-  if (has("lambda_min_clipped")) c.lambda_min_clipped = get_double(j.at("lambda_min_clipped"), "lambda_min_clipped");
-  if (has("variance_type")) c.variance_type = get_string(j.at("variance_type"), "variance_type");
-  if (has("use_karras_sigmas")) c.use_karras_sigmas = get_bool(j.at("use_karras_sigmas"), "use_karras_sigmas");
-  if (has("interpolation_type")) c.interpolation_type = get_string(j.at("interpolation_type"), "interpolation_type");
+  c.rescale_betas_zero_snr = f.get_bool("rescale_betas_zero_snr", c.rescale_betas_zero_snr);
+  c.steps_offset = f.get_int("steps_offset", c.steps_offset);
+  if (f.has("set_alpha_to_one")) c.set_alpha_to_one = f.get_bool("set_alpha_to_one", true);
+  if (f.has("clip_sample")) c.clip_sample = f.get_bool("clip_sample", true);
+  c.clip_sample_range = f.get_double("clip_sample_range", c.clip_sample_range);
+  c.prediction_type = f.get_string("prediction_type", c.prediction_type);
+  if (f.has("timestep_spacing")) c.timestep_spacing = f.get_string("timestep_spacing", "");
+  c.thresholding = f.get_bool("thresholding", c.thresholding);
+  c.dynamic_thresholding_ratio = f.get_double("dynamic_thresholding_ratio", c.dynamic_thresholding_ratio);
+  c.sample_max_value = f.get_double("sample_max_value", c.sample_max_value);
+  c.skip_prk_steps = f.get_bool("skip_prk_steps", c.skip_prk_steps);
+  c.solver_order = f.get_int("solver_order", c.solver_order);
+  c.algorithm_type = f.get_string("algorithm_type", c.algorithm_type);
+  c.solver_type = f.get_string("solver_type", c.solver_type);
+  c.lower_order_final = f.get_bool("lower_order_final", c.lower_order_final);
+  c.lambda_min_clipped = f.get_double("lambda_min_clipped", c.lambda_min_clipped);
+  if (f.has("variance_type")) c.variance_type = f.get_string("variance_type", "");
+  c.use_karras_sigmas = f.get_bool("use_karras_sigmas", c.use_karras_sigmas);
+  c.interpolation_type = f.get_string("interpolation_type", c.interpolation_type);
   c.validate();
   return c;
 }

@@ -82,7 +82,7 @@ std::u32string from_icu(const icu::UnicodeString& u) {
   std::u32string out(static_cast<size_t>(u.countChar32()), U'\0');
   UErrorCode status = U_ZERO_ERROR;
   u.toUTF32(reinterpret_cast<UChar32*>(out.data()), static_cast<int32_t>(out.size()), status);
-  AFA_CHECK(U_SUCCESS(status), "ICU UTF-32 conversion failed: ", u_errorName(status));
+  AFA_INTERNAL_ASSERT(U_SUCCESS(status), "ICU UTF-32 conversion failed: ", u_errorName(status));
   return out;
 }
 
@@ -127,7 +127,7 @@ struct CaseClosedSets {
     UErrorCode status = U_ZERO_ERROR;
     letter = std::make_unique<icu::UnicodeSet>(icu::UnicodeString(u"[\\p{L}]"), status);
     number = std::make_unique<icu::UnicodeSet>(icu::UnicodeString(u"[\\p{N}]"), status);
-    AFA_CHECK(U_SUCCESS(status), "ICU UnicodeSet construction failed: ", u_errorName(status));
+    AFA_INTERNAL_ASSERT(U_SUCCESS(status), "ICU UnicodeSet construction failed: ", u_errorName(status));
     letter->closeOver(USET_CASE_INSENSITIVE);
     number->closeOver(USET_CASE_INSENSITIVE);
     letter->freeze();
@@ -178,9 +178,9 @@ std::u32string basic_clean(const std::u32string& text) {
   // NFC, so that decomposed and precomposed accents tokenize alike.
   UErrorCode status = U_ZERO_ERROR;
   const icu::Normalizer2* nfc = icu::Normalizer2::getNFCInstance(status);
-  AFA_CHECK(U_SUCCESS(status), "ICU NFC normalizer unavailable: ", u_errorName(status));
+  AFA_INTERNAL_ASSERT(U_SUCCESS(status), "ICU NFC normalizer unavailable: ", u_errorName(status));
   icu::UnicodeString normalized = nfc->normalize(to_icu(cleaned), status);
-  AFA_CHECK(U_SUCCESS(status), "ICU NFC normalization failed: ", u_errorName(status));
+  AFA_INTERNAL_ASSERT(U_SUCCESS(status), "ICU NFC normalization failed: ", u_errorName(status));
   const std::u32string nfc_text = from_icu(normalized);
 
   // whitespace_tokenize, re-joined with single spaces.

@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "afa/util/error.h"
+#include "afa/util/json_fields.h"
 #include "afa/util/json_file.h"
 
 namespace afa::text {
@@ -18,27 +19,16 @@ ClipTextConfig ClipTextConfig::from_json(const nlohmann::json& root, const std::
   const nlohmann::json& j =
       root.contains("text_config") && root["text_config"].is_object() ? root["text_config"] : root;
   ClipTextConfig c;
-  auto get_int = [&](const char* key, int64_t& out) {
-    if (!j.contains(key) || j[key].is_null()) return;
-    AFA_CHECK(j[key].is_number_integer(), "text encoder config ", source, ": \"", key, "\" is not an integer");
-    out = j[key].get<int64_t>();
-  };
-  get_int("vocab_size", c.vocab_size);
-  get_int("hidden_size", c.hidden_size);
-  get_int("intermediate_size", c.intermediate_size);
-  get_int("num_hidden_layers", c.num_hidden_layers);
-  get_int("num_attention_heads", c.num_attention_heads);
-  get_int("max_position_embeddings", c.max_position_embeddings);
-  get_int("eos_token_id", c.eos_token_id);
-  if (j.contains("layer_norm_eps") && !j["layer_norm_eps"].is_null()) {
-    AFA_CHECK(j["layer_norm_eps"].is_number(), "text encoder config ", source,
-              ": \"layer_norm_eps\" is not a number");
-    c.layer_norm_eps = j["layer_norm_eps"].get<double>();
-  }
-  if (j.contains("hidden_act") && !j["hidden_act"].is_null()) {
-    AFA_CHECK(j["hidden_act"].is_string(), "text encoder config ", source, ": \"hidden_act\" is not a string");
-    c.hidden_act = j["hidden_act"].get<std::string>();
-  }
+  JsonFields f(j, "text encoder config " + source);
+  c.vocab_size = f.get_int("vocab_size", c.vocab_size);
+  c.hidden_size = f.get_int("hidden_size", c.hidden_size);
+  c.intermediate_size = f.get_int("intermediate_size", c.intermediate_size);
+  c.num_hidden_layers = f.get_int("num_hidden_layers", c.num_hidden_layers);
+  c.num_attention_heads = f.get_int("num_attention_heads", c.num_attention_heads);
+  c.max_position_embeddings = f.get_int("max_position_embeddings", c.max_position_embeddings);
+  c.eos_token_id = f.get_int("eos_token_id", c.eos_token_id);
+  c.layer_norm_eps = f.get_double("layer_norm_eps", c.layer_norm_eps);
+  c.hidden_act = f.get_string("hidden_act", c.hidden_act);
 
   AFA_CHECK(c.vocab_size > 0 && c.hidden_size > 0 && c.intermediate_size > 0 && c.num_hidden_layers > 0 &&
                 c.num_attention_heads > 0 && c.max_position_embeddings > 0,

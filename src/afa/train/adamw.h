@@ -6,7 +6,7 @@
 // Parameters without a gradient are left alone (no decay, no step count), as torch does.
 #pragma once
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <map>
 #include <string>

@@ -9,7 +9,7 @@
 // unreadable one is found (and skipped) when it is first loaded.
 #pragma once
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <optional>
 #include <string>

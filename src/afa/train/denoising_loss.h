@@ -2,7 +2,7 @@
 // DDPM forward process, let the denoiser predict the noise, take the mean squared error.
 #pragma once
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <vector>
 

@@ -4,7 +4,7 @@
 // After `growth_interval` clean steps in a row the scale doubles again.
 #pragma once
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <vector>
 

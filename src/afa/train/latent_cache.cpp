@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "afa/io/safetensors.h"
+#include "afa/train/sample_draw.h"
 #include "afa/util/error.h"
 
 namespace afa::train {
@@ -110,6 +111,36 @@ std::vector<int64_t> LatentCache::invalid() const {
       if (d[r] == 0) out.push_back(int64_t(s) * shard_size_ + r);
   }
   return out;
+}
+
+LatentCache::Encoded encode_for_cache(models::AutoencoderKL vae, const Dataset& data, const std::vector<int64_t>& idx,
+                                      uint64_t seed, const ImageTransform& transform,
+                                      const std::set<int64_t>& validation, int64_t batch_size, torch::Device device) {
+  LatentCache::Encoded e;
+  std::vector<torch::Tensor> px;
+  for (int64_t i : idx) {
+    SampleDraw draw = sample_draw(seed, transform, i, 0, validation.count(i) != 0);
+    auto img = load_training_image(data.samples[i], draw.transform, draw.augment);
+    e.valid.push_back(img.has_value());
+    px.push_back(img ? *img : torch::zeros({3, transform.resolution, transform.resolution}));
+  }
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> means, stds;
+  for (size_t s = 0; s < px.size(); s += size_t(batch_size)) {
+    const size_t end = std::min(px.size(), s + size_t(batch_size));
+    auto d = vae->encode(
+        torch::stack(std::vector<torch::Tensor>(px.begin() + s, px.begin() + end)).to(device, torch::kFloat32));
+    means.push_back(d.mean.cpu());
+    stds.push_back(d.std.cpu());
+  }
+  e.mean = torch::cat(means);
+  e.stdev = torch::cat(stds);
+  for (size_t k = 0; k < idx.size(); ++k)
+    if (!e.valid[k]) {
+      e.mean[int64_t(k)].zero_();
+      e.stdev[int64_t(k)].zero_();
+    }
+  return e;
 }
 
 }  // namespace afa::train

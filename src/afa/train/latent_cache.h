@@ -14,9 +14,13 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "afa/models/autoencoder_kl.h"
+#include "afa/train/dataset.h"
 
 namespace afa::io {
 class SafeTensorsFile;
@@ -65,5 +69,12 @@ class LatentCache {
   };
   std::vector<Shard> shards_;
 };
+
+// The cache's encoder: the VAE posterior of each sample's image with its first-epoch crop (sample_draw.h;
+// validation samples, those in `validation`, their fixed centre crop), in batches of `batch_size`.
+// Unreadable images get zero rows and valid = false.
+LatentCache::Encoded encode_for_cache(models::AutoencoderKL vae, const Dataset& data, const std::vector<int64_t>& indices,
+                                      uint64_t seed, const ImageTransform& transform,
+                                      const std::set<int64_t>& validation, int64_t batch_size, torch::Device device);
 
 }  // namespace afa::train

@@ -5,7 +5,7 @@
 // single-process ones).
 #pragma once
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <cstdint>
 

@@ -4,6 +4,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstddef>
+#include <deque>
 #include <string>
 
 namespace afa {
@@ -31,5 +33,25 @@ class ProgressBar {
 
 // Formats seconds as "1h02m", "3m05s" or "12.3s".
 std::string format_duration(double seconds);
+
+// The mean of the last `window` values (a smoothed loss for progress lines).
+class RunningMean {
+ public:
+  explicit RunningMean(size_t window) : window_(window) {}
+  double add(double v) {
+    values_.push_back(v);
+    sum_ += v;
+    if (values_.size() > window_) {
+      sum_ -= values_.front();
+      values_.pop_front();
+    }
+    return sum_ / double(values_.size());
+  }
+
+ private:
+  size_t window_;
+  std::deque<double> values_;
+  double sum_ = 0;
+};
 
 }  // namespace afa

@@ -1,5 +1,5 @@
-// Device check for the models (not part of the CMake build; run.sh builds it against the libtorch of the
-// machine's PyTorch). Compares the U-Net and VAE with the goldens on CPU and CUDA in float32, and checks
+// Device check for the models: CMake builds it as `cuda_check` against a CUDA libtorch; run.sh builds it by
+// hand against the libtorch of a bare machine's PyTorch. Compares the U-Net and VAE with the goldens on CPU and CUDA in float32, and checks
 // that float16 / bfloat16 on CUDA run and stay close. Prints one line per check; exits 1 on a failure.
 #include <torch/torch.h>
 #include <torch/version.h>

@@ -1,8 +1,10 @@
-#include "afa/models/json_fields.h"
+#include "afa/util/json_fields.h"
+
+#include <cmath>
 
 #include "afa/util/error.h"
 
-namespace afa::models::detail {
+namespace afa {
 
 void JsonFields::bad(const std::string& key, const std::string& why) const {
   fail(source, ": config field '", key, "' ", why);
@@ -13,14 +15,21 @@ int64_t JsonFields::get_int(const std::string& key, int64_t def) const {
   const auto& v = j.at(key);
   if (v.is_number_integer()) return v.get<int64_t>();
   // diffusers configs sometimes write integral values as floats (e.g. 1.0)
-  if (v.is_number_float() && v.get<double>() == static_cast<double>(static_cast<int64_t>(v.get<double>())))
-    return static_cast<int64_t>(v.get<double>());
+  if (v.is_number_float()) {
+    const double d = v.get<double>();
+    if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9.2e18) return static_cast<int64_t>(d);
+  }
   bad(key, "must be an integer, got " + v.dump());
 }
 
 double JsonFields::get_double(const std::string& key, double def) const {
   if (!has(key)) return def;
   const auto& v = j.at(key);
+  if (v.is_string()) {
+    const std::string t = v.get<std::string>();
+    if (t == "-inf" || t == "-Infinity") return -INFINITY;
+    if (t == "inf" || t == "Infinity") return INFINITY;
+  }
   if (!v.is_number()) bad(key, "must be a number, got " + v.dump());
   return v.get<double>();
 }
@@ -45,8 +54,10 @@ std::vector<int64_t> JsonFields::get_int_list(const std::string& key, const std:
   if (!v.is_array() || v.empty()) bad(key, "must be a non-empty list of integers, got " + v.dump());
   std::vector<int64_t> out;
   for (const auto& e : v) {
-    if (!e.is_number_integer()) bad(key, "must be a list of integers, got " + v.dump());
-    out.push_back(e.get<int64_t>());
+    const bool integral = e.is_number_integer() || (e.is_number_float() && std::isfinite(e.get<double>()) &&
+                                                    e.get<double>() == std::floor(e.get<double>()));
+    if (!integral) bad(key, "must be a list of integers, got " + v.dump());
+    out.push_back(e.is_number_integer() ? e.get<int64_t>() : static_cast<int64_t>(e.get<double>()));
   }
   return out;
 }
@@ -67,7 +78,7 @@ std::vector<std::string> JsonFields::get_string_list(const std::string& key,
 std::vector<int64_t> JsonFields::get_per_block(const std::string& key, int64_t def, size_t n) const {
   if (!has(key)) return std::vector<int64_t>(n, def);
   const auto& v = j.at(key);
-  if (v.is_number_integer()) return std::vector<int64_t>(n, v.get<int64_t>());
+  if (v.is_number()) return std::vector<int64_t>(n, get_int(key, def));
   auto list = get_int_list(key, {});
   if (list.size() != n)
     bad(key, "has " + std::to_string(list.size()) + " entries but there are " + std::to_string(n) + " blocks");
@@ -83,4 +94,4 @@ void JsonFields::require_default(const std::string& key, const nlohmann::json& e
   if (!same) bad(key, "= " + v.dump() + " is not supported (only " + expected.dump() + ")");
 }
 
-}  // namespace afa::models::detail
+}  // namespace afa
