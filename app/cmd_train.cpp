@@ -3,6 +3,8 @@
 #include <iostream>
 
 #include "afa/train/trainer.h"
+#include "afa/train/vae_trainer.h"
+#include "afa/util/error.h"
 #include "commands.h"
 
 namespace afa::app {
@@ -10,6 +12,8 @@ namespace afa::app {
 Run add_train(CLI::App& app) {
   auto o = std::make_shared<train::TrainOptions>();
   auto quiet = std::make_shared<bool>(false);
+  auto vae = std::make_shared<bool>(false);
+  auto kl_weight = std::make_shared<double>(1e-6);
   app.add_option("-m,--model", o->models, "ensemble member: diffusers folder or single file (2 or more)")
       ->required();
   app.add_option("--config", o->config_files, "config for single files: LDM yaml and/or JSON (repeatable)");
@@ -17,7 +21,12 @@ Run add_train(CLI::App& app) {
   app.add_option("-o,--output", o->output, "output folder: an aggregator checkpoint (default: the --resume folder)");
   app.add_option("--resume", o->resume, "continue the training checkpoint in this folder");
   app.add_flag("--unet", o->train_unet,
-               "fine-tune the U-Net of one model (-m) instead; OUTPUT/model.safetensors is the whole model");
+               "fine-tune the U-Net of one model (-m) instead; OUTPUT/model.safetensors (single-file source) or "
+               "OUTPUT/model/ (diffusers folder source) is the whole model");
+  app.add_flag("--vae", *vae,
+               "train the VAE of one model (-m; reconstruction + KL) instead; OUTPUT is the model as a diffusers "
+               "folder with the trained VAE");
+  app.add_option("--kl-weight", *kl_weight, "--vae: weight of the KL term")->capture_default_str();
   app.add_option("--method", o->method, "afa | scalar | no-time | no-text | last-block-only")->capture_default_str();
   app.add_option("--hidden-size", o->hidden_size, "aggregator width")->capture_default_str();
   app.add_option("--heads", o->num_heads, "aggregator attention heads")->capture_default_str();
@@ -56,8 +65,27 @@ Run add_train(CLI::App& app) {
   app.add_option("--master-addr", o->distributed.master_addr, "rank 0's address (default: $MASTER_ADDR or 127.0.0.1)");
   app.add_option("--master-port", o->distributed.master_port, "rank 0's port (default: $MASTER_PORT or 29500)");
   app.add_flag("-q,--quiet", *quiet, "no progress output");
-  return [o, quiet] {
+  return [o, quiet, vae, kl_weight] {
     o->progress = !*quiet;
+    if (*vae) {
+      AFA_CHECK(o->models.size() == 1, "--vae trains one model's VAE: give exactly one -m (got ", o->models.size(), ")");
+      train::VaeTrainOptions v;
+      v.model = o->models[0];
+      v.config_files = o->config_files;
+      v.data = o->data;
+      v.output = o->output;
+      v.steps = o->max_steps > 0 ? o->max_steps : v.steps;
+      v.batch_size = o->batch_size;
+      v.resolution = o->resolution;
+      v.lr = o->lr;
+      v.kl_weight = *kl_weight;
+      v.warmup_steps = o->warmup_steps;
+      v.seed = o->seed;
+      v.threads = o->threads;
+      v.progress = o->progress;
+      train::train_vae(v);
+      return 0;
+    }
     auto r = train::train(*o);
     return r.interrupted ? 130 : 0;
   };
