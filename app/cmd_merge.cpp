@@ -1,0 +1,113 @@
+// afa merge: the static baselines — weighted sums, add-difference and TIES of N models, per block (MBW),
+// with LoRAs baked in — streamed tensor by tensor into one LDM single file.
+#include <filesystem>
+#include <iostream>
+#include <optional>
+
+#include "afa/merge/merger.h"
+#include "afa/util/progress.h"
+#include "commands.h"
+#include "options.h"
+
+namespace afa::app {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct MergeArgs {
+  std::vector<std::string> models, loras;
+  std::string output, method = "weighted", alpha, block_weights, preset, block_map = "supermerger", dtype;
+  std::optional<double> base_alpha;
+  double density = 1.0;
+  bool dare = false, no_hash = false;
+  int64_t seed = 0;
+  int threads = 0;
+};
+
+merge::MergeOptions to_options(const MergeArgs& a) {
+  merge::MergeOptions o;
+  AFA_CHECK(!a.models.empty(), "give the models to merge with -m/--model");
+  for (const auto& m : a.models) AFA_CHECK(fs::exists(m), m, ": no such file or folder (-m/--model)");
+  AFA_CHECK(fs::path(a.output).extension() == ".safetensors", a.output,
+            ": -o/--output must name a .safetensors file");
+  o.models = a.models;
+  o.method = merge::parse_method(a.method);
+  if (!a.alpha.empty()) o.alpha = merge::parse_numbers(a.alpha, "--alpha");
+  AFA_CHECK(a.block_weights.empty() || a.preset.empty(), "give --block-weights or --preset, not both");
+  std::string values = a.block_weights;
+  if (!a.preset.empty()) {
+    auto p = merge::block_preset(a.preset);
+    if (!p) {
+      std::string names;
+      for (const auto& n : merge::block_preset_names()) names += (names.empty() ? "" : ", ") + n;
+      fail("--preset: unknown preset '", a.preset, "' (known: ", names, ")");
+    }
+    for (size_t i = 0; i < p->size(); ++i) values += (i ? "," : "") + std::to_string((*p)[i]);
+  }
+  if (!values.empty()) {
+    // As in supermerger, the plain alpha is the BASE alpha of a block-weighted merge.
+    std::optional<double> base = a.base_alpha;
+    if (!base && o.alpha.size() == 1 && merge::parse_numbers(values, "--block-weights").size() == 25) base = o.alpha[0];
+    o.block_weights = merge::parse_block_weights(values, base);
+  } else {
+    AFA_CHECK(!a.base_alpha, "--base-alpha applies only with --block-weights or --preset");
+  }
+  o.block_map = merge::parse_block_convention(a.block_map);
+  o.density = a.density;
+  o.dare = a.dare;
+  AFA_CHECK(a.seed >= 0, "--seed must be >= 0");
+  o.seed = static_cast<uint64_t>(a.seed);
+  o.dtype = a.dtype;
+  for (const auto& l : a.loras) {
+    o.loras.push_back(merge::parse_lora_spec(l));
+    AFA_CHECK(fs::is_regular_file(o.loras.back().path), o.loras.back().path, ": no such file (--lora)");
+  }
+  o.hash_inputs = !a.no_hash;
+  return o;
+}
+
+int run_merge(const MergeArgs& a) {
+  set_threads(a.threads);
+  merge::Merger m(to_options(a));
+  ProgressBar bar("merge", static_cast<int64_t>(m.plan().size()));
+  merge::merge_to_file(m, a.output, [&](size_t done, size_t) { bar.update(static_cast<int64_t>(done)); });
+  bar.finish();
+  size_t merged = 0, lora = 0;
+  for (const auto& p : m.plan()) merged += p.merged, lora += p.lora;
+  std::cerr << "wrote " << a.output << ": " << m.plan().size() << " tensors (" << merged << " merged, " << lora
+            << " changed by LoRA), " << fs::file_size(a.output) / 1e6 << " MB in "
+            << format_duration(bar.elapsed_seconds()) << "\n";
+  return 0;
+}
+
+}  // namespace
+
+Run add_merge(CLI::App& app) {
+  auto a = std::make_shared<MergeArgs>();
+  app.add_option("-m,--model", a->models,
+                 "model to merge (repeatable, first = A): LDM .safetensors file or diffusers folder")->required();
+  app.add_option("-o,--output", a->output, "output .safetensors (LDM naming, written atomically)")->required();
+  app.add_option("--method", a->method, "weighted | add-difference (A + alpha*(B - C)) | ties (first model = base)");
+  app.add_option("--alpha", a->alpha,
+                 "weighted: a for (1-a)*A + a*B (default 0.5), or one weight per model summing to 1; "
+                 "add-difference: alpha (default 1); ties: lambda (default 1)");
+  app.add_option("--block-weights", a->block_weights,
+                 "MBW: 25 values IN00..IN11,M00,OUT00..OUT11 (with --base-alpha or --alpha for BASE) or 26 with BASE first");
+  app.add_option("--base-alpha", a->base_alpha, "MBW: alpha of the keys outside the U-Net (text encoder, VAE)");
+  app.add_option("--preset", a->preset,
+                 "MBW preset instead of --block-weights: GRAD_V, GRAD_A, FLAT_25, FLAT_75, ALL_A, ALL_B, IN_ONLY, "
+                 "MID_ONLY, OUT_ONLY, SMOOTHSTEP, REVERSE_SMOOTHSTEP, COSINE, REVERSE_COSINE");
+  app.add_option("--block-map", a->block_map,
+                 "supermerger (time_embed -> IN00, out.* -> OUT11; default) or base-ends (both -> BASE)");
+  app.add_option("--density", a->density, "ties: fraction of each task vector kept (default 1)");
+  app.add_flag("--dare", a->dare, "ties: drop entries at random (keep with probability --density, rescale) instead of trimming");
+  app.add_option("--seed", a->seed, "--dare: seed of the random drop (default 0)");
+  app.add_option("--dtype", a->dtype, "output dtype f16 | f32 | bf16 (default: each tensor's dtype in the first model)");
+  app.add_option("--lora", a->loras, "kohya LoRA/LoCon FILE[:weight] to bake in after the merge (repeatable)");
+  app.add_flag("--no-hash", a->no_hash, "record inputs by name and size instead of sha256 (faster)");
+  app.add_option("--threads", a->threads, "CPU threads (default: all cores)");
+  return [a] { return run_merge(*a); };
+}
+
+}  // namespace afa::app
