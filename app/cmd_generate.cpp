@@ -10,6 +10,7 @@
 #include "afa/ensemble/magic_fusion.h"
 #include "afa/io/image.h"
 #include "afa/io/safetensors.h"
+#include "afa/merge/lora_apply.h"
 #include "afa/pipeline/text_to_image.h"
 #include "afa/schedulers/scheduler.h"
 #include "afa/util/progress.h"
@@ -23,7 +24,7 @@ namespace {
 namespace fs = std::filesystem;
 
 struct GenerateArgs {
-  std::vector<std::string> models, configs;
+  std::vector<std::string> models, configs, loras;
   std::string prompt, negative, sampler = "dpm++2m", output = "output.png", device = "cpu", dtype = "f32";
   std::string latents_in, latents_out;
   std::string aggregator, method, attn_maps;
@@ -98,11 +99,17 @@ int run_generate(const GenerateArgs& a) {
   ensemble::AggregatorSet aggregators;
   if (method == "afa") aggregators = ensemble::load_aggregators(a.aggregator);
 
+  std::vector<merge::LoraSpec> loras;
+  for (const auto& l : a.loras) {
+    loras.push_back(merge::parse_lora_spec(l));
+    AFA_CHECK(fs::is_regular_file(loras.back().path), loras.back().path, ": no such file (--lora)");
+  }
   ProgressBar load_bar("loading", int64_t(a.models.size()));
   std::vector<pipeline::StableDiffusion> sds;
   for (size_t i = 0; i < a.models.size(); ++i) {
     lo.load_vae = i == 0;
     sds.push_back(pipeline::load_stable_diffusion(a.models[i], lo));
+    merge::bake_loras_into(sds.back(), loras, a.configs);
     load_bar.update(int64_t(i + 1));
   }
   load_bar.finish();
@@ -188,6 +195,7 @@ Run add_generate(CLI::App& app) {
   auto a = std::make_shared<GenerateArgs>();
   app.add_option("-m,--model", a->models, "diffusers folder or single-file .safetensors (repeatable)")->required();
   app.add_option("--config", a->configs, "config for single files: LDM yaml and/or JSON (repeatable)");
+  app.add_option("--lora", a->loras, "kohya LoRA/LoCon FILE[:weight] baked into every -m model at load (repeatable)");
   app.add_option("-p,--prompt", a->prompt, "the prompt")->required();
   app.add_option("-n,--negative-prompt", a->negative, "the negative prompt");
   app.add_option("--steps", a->steps, "sampling steps")->capture_default_str();

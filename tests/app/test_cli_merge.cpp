@@ -45,6 +45,14 @@ TEST(CliMerge, WeightedMbwAndLoraWriteLoadableFilesWithTheirRecipe) {
               quote(png));
   EXPECT_EQ(r.code, 0) << r.out;
   EXPECT_TRUE(fs::exists(png));
+  // The same LoRA at load time instead.
+  r = run_afa("generate " + model("A") + "--config " + quote(golden("pipelines/ldm_config.yaml")) + " --config " +
+              quote(golden("pipelines/text_encoder_config.json")) + " -p cat --steps 2 -W 64 -H 64 --threads 1 -o " +
+              quote(png) + " --lora " + quote(golden("lora/lora_kohya.safetensors") + ":0.5"));
+  EXPECT_EQ(r.code, 0) << r.out;
+  r = run_afa("generate " + model("A") + "-p cat --lora /nonexistent/l.safetensors -o " + quote(png));
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find("/nonexistent/l.safetensors"), std::string::npos) << r.out;
   r = run_afa("merge " + model("A") + model("B") + model("C") + "-o " + quote((dir / "t.safetensors").string()) +
               " --method ties --density 0.5 --dare --seed 3 --no-hash");
   EXPECT_EQ(r.code, 0) << r.out;

@@ -6,6 +6,7 @@
 
 #include "afa/io/safetensors.h"
 #include "afa/merge/lora.h"
+#include "afa/merge/lora_apply.h"
 #include "afa/merge/merger.h"
 #include "afa/pipeline/stable_diffusion.h"
 #include "merge_test_util.h"
@@ -170,6 +171,26 @@ TEST(Lora, SpecParsing) {
   EXPECT_DOUBLE_EQ(s.scale, 1.0);
   s = parse_lora_spec("C:dir/y.safetensors");
   EXPECT_EQ(s.path, "C:dir/y.safetensors");
+}
+
+}  // namespace
+}  // namespace afa::merge
+
+namespace afa::merge {
+namespace {
+
+// afa generate --lora: the same bake applied to a loaded model, from a folder and from a single file.
+TEST_F(LoraGolden, LoadTimeBakeMatchesDiffusers) {
+  for (const std::string which : {"A-folder", "A"}) {
+    auto sd = afa::test::load_tiny(which, false);
+    std::vector<std::string> cfg = which == "A" ? afa::test::tiny_single_file_configs() : std::vector<std::string>{};
+    EXPECT_EQ(bake_loras_into(sd, {{golden("lora/lora_kohya.safetensors"), 0.8}}, cfg), 51u);
+    torch::NoGradGuard ng;
+    torch::Tensor text = sd.text_encoder->forward(io("input.input_ids"));
+    EXPECT_TRUE(AllClose(text, io("s0.8.text_last_hidden_state"), 1e-5)) << which;
+    torch::Tensor noise = sd.unet->forward(io("input.sample"), io("input.timestep"), text);
+    EXPECT_TRUE(AllClose(noise, io("s0.8.noise_pred"), 2e-5)) << which;
+  }
 }
 
 }  // namespace
