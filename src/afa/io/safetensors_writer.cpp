@@ -57,21 +57,43 @@ void SafeTensorsWriter::abandon() {
 }
 
 void SafeTensorsWriter::write(const std::string& name, const torch::Tensor& t) {
+  AFA_CHECK(next_ >= entries_.size() || t.sizes().vec() == entries_[next_].shape || entries_[next_].name != name,
+            path_, ", tensor '", name, "': shape ", t.sizes(), " does not match the header's ",
+            c10::IntArrayRef(entries_[next_].shape));
+  AFA_CHECK(rows_done_ == 0, path_, ", tensor '", name, "': written whole after some of its rows");
+  if (t.dim() == 0) {
+    append_rows(name, t.reshape({1}));  // a scalar is one row of one element
+  } else {
+    append_rows(name, t);
+  }
+}
+
+void SafeTensorsWriter::append_rows(const std::string& name, const torch::Tensor& rows) {
   AFA_CHECK(file_ && !committed_, path_, ": write after commit or failure");
   AFA_CHECK(next_ < entries_.size(), path_, ": tensor '", name, "' is one more than the header lists");
   const Entry& e = entries_[next_];
   AFA_CHECK(e.name == name, path_, ": tensor '", name, "' written where the header expects '", e.name, "'");
-  AFA_CHECK(t.scalar_type() == e.dtype && t.sizes().vec() == e.shape, path_, ", tensor '", name, "': ",
-            c10::toString(t.scalar_type()), " ", t.sizes(), " does not match the header's ",
-            c10::toString(e.dtype), " ", c10::IntArrayRef(e.shape));
-  auto c = t.detach().to(torch::kCPU).contiguous();
+  // Rows of a scalar entry: the one element.
+  const int64_t total_rows = e.shape.empty() ? 1 : e.shape[0];
+  std::vector<int64_t> row_shape(e.shape.empty() ? e.shape.begin() : e.shape.begin() + 1, e.shape.end());
+  std::vector<int64_t> got = rows.sizes().vec();
+  const int64_t n_rows = got.empty() ? 1 : got[0];
+  std::vector<int64_t> got_row(got.empty() ? got.begin() : got.begin() + 1, got.end());
+  AFA_CHECK(rows.scalar_type() == e.dtype && got_row == row_shape && rows_done_ + n_rows <= total_rows, path_,
+            ", tensor '", name, "': ", c10::toString(rows.scalar_type()), " ", rows.sizes(),
+            " does not match the header's ", c10::toString(e.dtype), " ", c10::IntArrayRef(e.shape));
+  auto c = rows.detach().to(torch::kCPU).contiguous();
   size_t n = static_cast<size_t>(c.numel()) * c.element_size();
   if (n && std::fwrite(c.data_ptr(), 1, n, file_) != n) {
     int err = errno;
     abandon();
     fail("cannot write ", path_, ": ", std::strerror(err));
   }
-  ++next_;
+  rows_done_ += n_rows;
+  if (rows_done_ == total_rows) {
+    ++next_;
+    rows_done_ = 0;
+  }
 }
 
 void SafeTensorsWriter::commit() {

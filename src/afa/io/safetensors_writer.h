@@ -30,6 +30,9 @@ class SafeTensorsWriter {
 
   // The next tensor, in the order of `entries`; its name, dtype and shape must match the entry.
   void write(const std::string& name, const torch::Tensor& t);
+  // Part of the next tensor: consecutive rows (dim 0) in order, so that a large tensor need not be in
+  // memory whole; the entry is complete once all its rows are appended.
+  void append_rows(const std::string& name, const torch::Tensor& rows);
   // After the last tensor: flush, fsync and rename the temporary onto the target.
   void commit();
   size_t written() const { return next_; }
@@ -40,6 +43,7 @@ class SafeTensorsWriter {
   std::vector<Entry> entries_;
   std::FILE* file_ = nullptr;
   size_t next_ = 0;
+  int64_t rows_done_ = 0;  // rows of entries_[next_] appended so far
   bool committed_ = false;
 };
 

@@ -9,7 +9,6 @@
 
 #include "afa/io/safetensors_writer.h"
 #include "afa/merge/recipe.h"
-#include "afa/merge/ties.h"
 #include "afa/merge/weighted.h"
 #include "afa/util/error.h"
 
@@ -180,13 +179,56 @@ std::vector<double> Merger::weights_for(int block) const {
 
 torch::Tensor Merger::compute(size_t i) const {
   const PlannedTensor& p = plan_.at(i);
+  return p.shape.empty() ? compute_rows(i, 0, 1) : compute_rows(i, 0, p.shape[0]);
+}
+
+bool Merger::splittable(size_t i) const {
+  const PlannedTensor& p = plan_.at(i);
+  return !p.shape.empty() && !p.lora && (!p.merged || options_.method != Method::kTies || !options_.dare);
+}
+
+const std::vector<TrimThreshold>& Merger::ties_thresholds(size_t i) const {
+  if (thresholds_of_ == i) return thresholds_;
+  const PlannedTensor& p = plan_.at(i);
+  const int64_t rows = p.shape[0], n = numel(p.shape), row_n = rows ? n / rows : 0;
+  const int64_t step = std::max<int64_t>(1, (int64_t(1) << 22) / std::max<int64_t>(1, row_n));
+  auto slab = [&](const ModelSource& in, int64_t r, int64_t e) {
+    torch::Tensor t = in.get(p.key);
+    if (t.sizes().vec() != p.shape) t = t.reshape(p.shape);
+    return t.narrow(0, r, e - r).to(torch::kFloat32);
+  };
+  thresholds_.clear();
+  thresholds_of_ = SIZE_MAX;
+  torch::Tensor magnitudes = torch::empty({n}, torch::kFloat32);
+  for (size_t m = 1; m < inputs_.size(); ++m) {
+    for (int64_t r = 0; r < rows; r += step) {
+      const int64_t e = std::min(rows, r + step);
+      magnitudes.narrow(0, r * row_n, (e - r) * row_n).copy_((slab(*inputs_[m], r, e) - slab(*inputs_[0], r, e)).abs().flatten());
+      inputs_[m]->release(p.key, r, e);
+    }
+    thresholds_.push_back(magnitude_threshold(magnitudes, options_.density));
+  }
+  thresholds_of_ = i;
+  return thresholds_;
+}
+
+torch::Tensor Merger::compute_rows(size_t i, int64_t row_begin, int64_t row_end) const {
+  const PlannedTensor& p = plan_.at(i);
+  const bool whole = p.shape.empty() || (row_begin == 0 && row_end == p.shape[0]);
+  AFA_CHECK(whole || splittable(i), "merge: '", p.key, "' cannot be computed in parts");
+  // The rows of one input, as float32 (or stored) views of its mapping.
+  auto rows = [&](const ModelSource& in) {
+    torch::Tensor t = in.get(p.key);
+    if (t.sizes().vec() != p.shape) t = t.reshape(p.shape);
+    return whole ? t : t.narrow(0, row_begin, row_end - row_begin);
+  };
   const ModelSource& first = *inputs_[0];
-  if (!p.merged && !p.lora) return first.get(p.key).to(p.dtype);
+  if (!p.merged && !p.lora) return rows(first).to(p.dtype);
   std::vector<torch::Tensor> xs;
   if (p.merged) {
-    for (const auto& in : inputs_) xs.push_back(in->get(p.key).to(torch::kFloat32).reshape(p.shape));
+    for (const auto& in : inputs_) xs.push_back(rows(*in).to(torch::kFloat32));
   } else {
-    xs.push_back(first.get(p.key).to(torch::kFloat32));
+    xs.push_back(rows(first).to(torch::kFloat32));
   }
   torch::Tensor out;
   if (!p.merged) {
@@ -196,6 +238,11 @@ torch::Tensor Merger::compute(size_t i) const {
       case Method::kWeighted: out = weighted_sum(xs, weights_for(p.block)); break;
       case Method::kAddDifference: out = add_difference(xs[0], xs[1], xs[2], alpha_for_block(p.block)); break;
       case Method::kTies: {
+        if (!whole) {
+          out = ties_merge_thresholded(xs[0], std::vector<torch::Tensor>(xs.begin() + 1, xs.end()), ties_thresholds(i),
+                                       alpha_for_block(p.block));
+          break;
+        }
         TiesOptions t;
         t.density = options_.density;
         t.lambda = alpha_for_block(p.block);
@@ -215,9 +262,14 @@ void Merger::release(size_t i) const {
     if (in->contains(plan_.at(i).key)) in->release(plan_[i].key);
 }
 
+void Merger::release_rows(size_t i, int64_t row_begin, int64_t row_end) const {
+  for (const auto& in : inputs_)
+    if (in->contains(plan_.at(i).key)) in->release(plan_[i].key, row_begin, row_end);
+}
+
 std::map<std::string, std::string> Merger::metadata() const { return merge_metadata(*this); }
 
-void merge_to_file(const Merger& m, const std::string& output, const ProgressFn& progress) {
+void merge_to_file(const Merger& m, const std::string& output, const ProgressFn& progress, int64_t slab) {
   std::error_code ec;
   const fs::path out_canon = fs::weakly_canonical(output, ec);
   auto same = [&](const std::string& p) {
@@ -234,8 +286,19 @@ void merge_to_file(const Merger& m, const std::string& output, const ProgressFn&
   io::SafeTensorsWriter writer(output, std::move(entries), m.metadata());
   const size_t total = m.plan().size();
   for (size_t i = 0; i < total; ++i) {
-    writer.write(m.plan()[i].key, m.compute(i));
-    m.release(i);
+    const PlannedTensor& p = m.plan()[i];
+    const int64_t n = numel(p.shape);
+    if (m.splittable(i) && n > slab && p.shape[0] > 1) {
+      const int64_t rows = p.shape[0], step = std::max<int64_t>(1, slab / std::max<int64_t>(1, n / rows));
+      for (int64_t r = 0; r < rows; r += step) {
+        const int64_t e = std::min(rows, r + step);
+        writer.append_rows(p.key, m.compute_rows(i, r, e));
+        m.release_rows(i, r, e);
+      }
+    } else {
+      writer.write(p.key, m.compute(i));
+      m.release(i);
+    }
     if (progress) progress(i + 1, total);
   }
   writer.commit();

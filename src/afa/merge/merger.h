@@ -27,6 +27,7 @@
 #include "afa/merge/block_weights.h"
 #include "afa/merge/lora.h"
 #include "afa/merge/model_source.h"
+#include "afa/merge/ties.h"
 
 namespace afa::merge {
 
@@ -73,11 +74,22 @@ class Merger {
   // The output tensor of plan()[i]; a view of the first input when the key is copied unchanged.
   torch::Tensor compute(size_t i) const;
   void release(size_t i) const;
+  // Large tensors of weighted, add-difference and TIES merges and of copies (not DARE, not with a LoRA)
+  // can be computed a slab of rows (dim 0) at a time, which bounds memory by the slab instead of the
+  // largest tensor (SD 1.5's token embedding is 38 M values). TIES first finds each model's trim
+  // threshold over the whole tensor (one float32 copy of its magnitudes). Not thread-safe.
+  bool splittable(size_t i) const;
+  torch::Tensor compute_rows(size_t i, int64_t row_begin, int64_t row_end) const;
+  void release_rows(size_t i, int64_t row_begin, int64_t row_end) const;
   // The recipe for the output's safetensors metadata (hashes the inputs unless hash_inputs is off).
   std::map<std::string, std::string> metadata() const;
 
  private:
   std::vector<double> weights_for(int block) const;
+  // TIES on slabs: each model's trim threshold over the whole tensor, found once per key.
+  const std::vector<TrimThreshold>& ties_thresholds(size_t i) const;
+  mutable size_t thresholds_of_ = SIZE_MAX;
+  mutable std::vector<TrimThreshold> thresholds_;
   MergeOptions options_;
   std::vector<std::unique_ptr<ModelSource>> inputs_;
   std::vector<PlannedTensor> plan_;
@@ -85,8 +97,10 @@ class Merger {
 };
 
 using ProgressFn = std::function<void(size_t done, size_t total)>;
-// Streams the merge into `output` (temporary + rename). Refuses to overwrite an input.
-void merge_to_file(const Merger& m, const std::string& output, const ProgressFn& progress = {});
+// Streams the merge into `output` (temporary + rename). Refuses to overwrite an input. Splittable
+// tensors larger than `slab` values are computed and written `slab` values (whole rows) at a time.
+void merge_to_file(const Merger& m, const std::string& output, const ProgressFn& progress = {},
+                   int64_t slab = int64_t(1) << 22);
 // The whole merged model in memory (tests, block-weight searches).
 std::map<std::string, torch::Tensor> merge_in_memory(const Merger& m);
 

@@ -87,13 +87,20 @@ torch::Tensor ModelSource::get(const std::string& key) const {
   return t;
 }
 
-void ModelSource::release(const std::string& key) const {
+void ModelSource::release(const std::string& key, int64_t row_begin, int64_t row_end) const {
   if (!map_) return;
   const Entry& e = at(key);
-  // Whole pages inside the tensor only, so that a neighbour's pages stay.
+  uint64_t lo = e.begin, hi = e.end;
+  const int64_t rows = e.shape.empty() ? 1 : e.shape[0];
+  if (rows > 0 && (row_begin > 0 || (row_end >= 0 && row_end < rows))) {
+    const uint64_t row_bytes = (e.end - e.begin) / static_cast<uint64_t>(rows);
+    lo = e.begin + row_bytes * static_cast<uint64_t>(row_begin);
+    hi = e.begin + row_bytes * static_cast<uint64_t>(row_end < 0 ? rows : row_end);
+  }
+  // Whole pages inside the range only, so that a neighbour's pages stay.
   const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
   const uintptr_t base = reinterpret_cast<uintptr_t>(map_->addr) + data_offset_;
-  uintptr_t begin = (base + e.begin + page - 1) / page * page, end = (base + e.end) / page * page;
+  uintptr_t begin = (base + lo + page - 1) / page * page, end = (base + hi) / page * page;
   if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
 }
 

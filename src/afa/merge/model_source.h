@@ -33,8 +33,9 @@ class ModelSource {
   torch::ScalarType dtype(const std::string& key) const { return at(key).dtype; }
   // The stored tensor (stored dtype, LDM shape); a view of the mapped file where possible.
   torch::Tensor get(const std::string& key) const;
-  // Drops the key's pages from memory once it is merged (single files; a no-op for folders).
-  void release(const std::string& key) const;
+  // Drops the key's pages (or those of rows [row_begin, row_end) of it) from memory once they are
+  // merged (single files; a no-op for folders). Views of them that were modified would lose the changes.
+  void release(const std::string& key, int64_t row_begin = 0, int64_t row_end = -1) const;
   // The file's own safetensors metadata (single files), e.g. an earlier merge's recipe.
   const std::map<std::string, std::string>& metadata() const;
   // The diffusers name of a key when the input is a folder (for messages); "" otherwise.

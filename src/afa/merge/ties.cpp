@@ -9,16 +9,33 @@
 
 namespace afa::merge {
 
-torch::Tensor trim_top_magnitude(const torch::Tensor& tau, double density) {
+TrimThreshold magnitude_threshold(const torch::Tensor& magnitudes, double density) {
   AFA_CHECK(density > 0.0 && density <= 1.0, "--density must be in (0, 1], not ", density);
-  const int64_t n = tau.numel();
+  const int64_t n = magnitudes.numel();
   const int64_t keep = std::llround(density * static_cast<double>(n));
-  if (keep >= n) return tau;
-  if (keep <= 0) return torch::zeros_like(tau);
-  torch::Tensor mag = tau.abs().flatten();
+  TrimThreshold t;
+  if (keep >= n) return t;
+  if (keep <= 0) {
+    t.kind = TrimThreshold::kKeepNone;
+    return t;
+  }
   // The keep-th largest magnitude is the (n − keep + 1)-th smallest.
-  torch::Tensor threshold = std::get<0>(mag.kthvalue(n - keep + 1));
-  return torch::where(tau.abs() >= threshold, tau, torch::zeros_like(tau));
+  t.kind = TrimThreshold::kKeepAtLeast;
+  t.value = std::get<0>(magnitudes.flatten().kthvalue(n - keep + 1));
+  return t;
+}
+
+torch::Tensor apply_threshold(const torch::Tensor& tau, const TrimThreshold& t) {
+  switch (t.kind) {
+    case TrimThreshold::kKeepAll: return tau;
+    case TrimThreshold::kKeepNone: return torch::zeros_like(tau);
+    case TrimThreshold::kKeepAtLeast: break;
+  }
+  return torch::where(tau.abs() >= t.value, tau, torch::zeros_like(tau));
+}
+
+torch::Tensor trim_top_magnitude(const torch::Tensor& tau, double density) {
+  return apply_threshold(tau, magnitude_threshold(tau.abs(), density));
 }
 
 torch::Tensor dare_drop(const torch::Tensor& tau, double density, uint64_t seed) {
@@ -52,6 +69,16 @@ uint64_t dare_seed(uint64_t seed, const std::string& key, size_t model) {
   h ^= seed + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
   h ^= (static_cast<uint64_t>(model) + 1) * 0xbf58476d1ce4e5b9ull;
   return h;
+}
+
+torch::Tensor ties_merge_thresholded(const torch::Tensor& base, const std::vector<torch::Tensor>& models,
+                                     const std::vector<TrimThreshold>& thresholds, double lambda) {
+  AFA_CHECK(!models.empty() && models.size() == thresholds.size(), "TIES: one threshold per model");
+  std::vector<torch::Tensor> taus;
+  for (size_t i = 0; i < models.size(); ++i) taus.push_back(apply_threshold(models[i] - base, thresholds[i]));
+  torch::Tensor merged = disjoint_mean(taus, elect_sign(taus));
+  if (lambda == 0.0) return base;
+  return base + merged * lambda;
 }
 
 torch::Tensor ties_merge(const torch::Tensor& base, const std::vector<torch::Tensor>& models, const TiesOptions& o,

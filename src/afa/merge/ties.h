@@ -18,6 +18,13 @@
 namespace afa::merge {
 
 torch::Tensor trim_top_magnitude(const torch::Tensor& tau, double density);
+// The trim split in two, so that a large tensor's threshold can be found once and applied slab by slab.
+struct TrimThreshold {
+  enum Kind { kKeepAll, kKeepNone, kKeepAtLeast } kind = kKeepAll;
+  torch::Tensor value;  // kKeepAtLeast: the smallest magnitude kept (0-d, float32)
+};
+TrimThreshold magnitude_threshold(const torch::Tensor& magnitudes, double density);
+torch::Tensor apply_threshold(const torch::Tensor& tau, const TrimThreshold& t);
 // DARE's drop and rescale with a generator seeded by `seed` alone (the same seed, the same mask).
 torch::Tensor dare_drop(const torch::Tensor& tau, double density, uint64_t seed);
 torch::Tensor elect_sign(const std::vector<torch::Tensor>& taus);
@@ -32,6 +39,10 @@ struct TiesOptions {
 // base: θ₀; models: θ₁..θₙ. `key` names the tensor for DARE's seed.
 torch::Tensor ties_merge(const torch::Tensor& base, const std::vector<torch::Tensor>& models, const TiesOptions& o,
                          const std::string& key = "");
+// The same without DARE, with each model's trim threshold given (found on the whole tensor), on any
+// slab of rows: the result is the slab of the whole-tensor merge.
+torch::Tensor ties_merge_thresholded(const torch::Tensor& base, const std::vector<torch::Tensor>& models,
+                                     const std::vector<TrimThreshold>& thresholds, double lambda);
 
 // The seed DARE uses for model i's tensor `key` (FNV-1a of the key mixed with seed and i).
 uint64_t dare_seed(uint64_t seed, const std::string& key, size_t model);
