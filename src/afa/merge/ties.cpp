@@ -3,13 +3,14 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "afa/util/error.h"
 
 namespace afa::merge {
 
-TrimThreshold magnitude_threshold(const torch::Tensor& magnitudes, double density) {
+TrimThreshold magnitude_threshold(torch::Tensor magnitudes, double density) {
   AFA_CHECK(density > 0.0 && density <= 1.0, "--density must be in (0, 1], not ", density);
   const int64_t n = magnitudes.numel();
   const int64_t keep = std::llround(density * static_cast<double>(n));
@@ -19,9 +20,13 @@ TrimThreshold magnitude_threshold(const torch::Tensor& magnitudes, double densit
     t.kind = TrimThreshold::kKeepNone;
     return t;
   }
-  // The keep-th largest magnitude is the (n − keep + 1)-th smallest.
+  // The keep-th largest magnitude is the (n − keep + 1)-th smallest: found in place.
   t.kind = TrimThreshold::kKeepAtLeast;
-  t.value = std::get<0>(magnitudes.flatten().kthvalue(n - keep + 1));
+  if (magnitudes.scalar_type() != torch::kFloat32 || !magnitudes.is_contiguous())
+    magnitudes = magnitudes.to(torch::kFloat32).contiguous();
+  float* v = magnitudes.data_ptr<float>();
+  std::nth_element(v, v + (n - keep), v + n);
+  t.value = torch::tensor(v[n - keep]);
   return t;
 }
 

@@ -23,7 +23,8 @@ struct TrimThreshold {
   enum Kind { kKeepAll, kKeepNone, kKeepAtLeast } kind = kKeepAll;
   torch::Tensor value;  // kKeepAtLeast: the smallest magnitude kept (0-d, float32)
 };
-TrimThreshold magnitude_threshold(const torch::Tensor& magnitudes, double density);
+// Reorders `magnitudes` (a selection in place, so that a 38 M-value tensor needs no second copy).
+TrimThreshold magnitude_threshold(torch::Tensor magnitudes, double density);
 torch::Tensor apply_threshold(const torch::Tensor& tau, const TrimThreshold& t);
 // DARE's drop and rescale with a generator seeded by `seed` alone (the same seed, the same mask).
 torch::Tensor dare_drop(const torch::Tensor& tau, double density, uint64_t seed);
