@@ -4,6 +4,7 @@
 #include <iostream>
 #include <optional>
 
+#include "afa/merge/diffusers_output.h"
 #include "afa/merge/merger.h"
 #include "afa/util/progress.h"
 #include "commands.h"
@@ -16,7 +17,8 @@ namespace {
 namespace fs = std::filesystem;
 
 struct MergeArgs {
-  std::vector<std::string> models, loras;
+  std::vector<std::string> models, loras, configs;
+  std::string format = "ldm";
   std::string output, method = "weighted", alpha, block_weights, preset, block_map = "supermerger", dtype;
   std::optional<double> base_alpha;
   double density = 1.0;
@@ -29,8 +31,10 @@ merge::MergeOptions to_options(const MergeArgs& a) {
   merge::MergeOptions o;
   AFA_CHECK(!a.models.empty(), "give the models to merge with -m/--model");
   for (const auto& m : a.models) AFA_CHECK(fs::exists(m), m, ": no such file or folder (-m/--model)");
-  AFA_CHECK(fs::path(a.output).extension() == ".safetensors", a.output,
-            ": -o/--output must name a .safetensors file");
+  AFA_CHECK(a.format == "ldm" || a.format == "diffusers", "--format must be ldm or diffusers (got '", a.format, "')");
+  AFA_CHECK(a.format != "ldm" || fs::path(a.output).extension() == ".safetensors", a.output,
+            ": -o/--output must name a .safetensors file (or give --format diffusers for a folder)");
+  AFA_CHECK(a.configs.empty() || a.format == "diffusers", "--config applies only with --format diffusers");
   o.models = a.models;
   o.method = merge::parse_method(a.method);
   if (!a.alpha.empty()) o.alpha = merge::parse_numbers(a.alpha, "--alpha");
@@ -71,12 +75,17 @@ int run_merge(const MergeArgs& a) {
   set_threads(a.threads);
   merge::Merger m(to_options(a));
   ProgressBar bar("merge", static_cast<int64_t>(m.plan().size()));
-  merge::merge_to_file(m, a.output, [&](size_t done, size_t) { bar.update(static_cast<int64_t>(done)); });
+  auto tick = [&](size_t done, size_t) { bar.update(static_cast<int64_t>(done)); };
+  if (a.format == "diffusers") {
+    merge::merge_to_diffusers(m, a.output, a.configs, tick);
+  } else {
+    merge::merge_to_file(m, a.output, tick);
+  }
   bar.finish();
   size_t merged = 0, lora = 0;
   for (const auto& p : m.plan()) merged += p.merged, lora += p.lora;
   std::cerr << "wrote " << a.output << ": " << m.plan().size() << " tensors (" << merged << " merged, " << lora
-            << " changed by LoRA), " << fs::file_size(a.output) / 1e6 << " MB in "
+            << " changed by LoRA) in "
             << format_duration(bar.elapsed_seconds()) << "\n";
   return 0;
 }
@@ -87,7 +96,11 @@ Run add_merge(CLI::App& app) {
   auto a = std::make_shared<MergeArgs>();
   app.add_option("-m,--model", a->models,
                  "model to merge (repeatable, first = A): LDM .safetensors file or diffusers folder")->required();
-  app.add_option("-o,--output", a->output, "output .safetensors (LDM naming, written atomically)")->required();
+  app.add_option("-o,--output", a->output,
+                 "output .safetensors (LDM naming), or a new folder with --format diffusers; written atomically")->required();
+  app.add_option("--format", a->format, "ldm (single file, default) or diffusers (folder)");
+  app.add_option("--config", a->configs,
+                 "--format diffusers from a single file: its configs, LDM yaml and/or JSON (repeatable; see README)");
   app.add_option("--method", a->method, "weighted | add-difference (A + alpha*(B - C)) | ties (first model = base)");
   app.add_option("--alpha", a->alpha,
                  "weighted: a for (1-a)*A + a*B (default 0.5), or one weight per model summing to 1; "

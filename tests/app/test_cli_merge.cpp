@@ -45,6 +45,14 @@ TEST(CliMerge, WeightedMbwAndLoraWriteLoadableFilesWithTheirRecipe) {
               quote(png));
   EXPECT_EQ(r.code, 0) << r.out;
   EXPECT_TRUE(fs::exists(png));
+  // A diffusers folder.
+  const std::string folder = (dir / "ab_folder").string();
+  r = run_afa("merge " + model("A") + model("B") + "-o " + quote(folder) + " --format diffusers --no-hash --config " +
+              quote(golden("pipelines/ldm_config.yaml")) + " --config " + quote(golden("pipelines/text_encoder_config.json")));
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = run_afa("info " + quote(folder));
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("diffusers"), std::string::npos) << r.out;
   // The same LoRA at load time instead.
   r = run_afa("generate " + model("A") + "--config " + quote(golden("pipelines/ldm_config.yaml")) + " --config " +
               quote(golden("pipelines/text_encoder_config.json")) + " -p cat --steps 2 -W 64 -H 64 --threads 1 -o " +
@@ -74,6 +82,8 @@ TEST(CliMerge, BadInputExitsWith2NamingIt) {
       {ab + "-o " + out + " --dtype f8", "--dtype"},
       {ab + "-o " + out + " --density 0.5", "--density"},
       {ab + "-o " + quote((dir / "o.ckpt").string()), "o.ckpt"},
+      {ab + "-o " + out + " --format onnx", "--format"},
+      {ab + "-o " + out + " --config x.yaml", "--config"},
       {ab + "-o " + quote(golden("pipelines/A.safetensors")), "is an input"},
       {ab + "-o " + out + " --lora /nonexistent/l.safetensors", "/nonexistent/l.safetensors"},
       {"merge -m /nonexistent/m.safetensors " + model("B") + "-o " + out, "/nonexistent/m.safetensors"},

@@ -105,3 +105,30 @@ INSTANTIATE_TEST_SUITE_P(Recipes, MergeGolden, ::testing::Values("weighted", "mb
 
 }  // namespace
 }  // namespace afa::merge
+
+#include "afa/merge/diffusers_output.h"
+
+namespace afa::merge {
+namespace {
+
+// --format diffusers: the golden merges as diffusers folders, loaded by afa's folder loader.
+TEST_P(MergeGolden, MergedFolderOutputs) {
+  const std::string which = GetParam();
+  afa::test::TempDir tmp("golden_dir_" + which);
+  const std::string out = tmp.file("merged");
+  merge_to_diffusers(Merger(golden_options(which)), out, afa::test::tiny_single_file_configs(), {}, 1000);
+  auto sd = pipeline::load_stable_diffusion(out);
+  torch::NoGradGuard ng;
+  torch::Tensor text = sd.text_encoder->forward(io("input.input_ids"));
+  EXPECT_TRUE(AllClose(text, io(which + ".text_encoder.last_hidden_state"), 1e-5));
+  torch::Tensor noise = sd.unet->forward(io("input.sample"), io("input.timestep"), text);
+  EXPECT_TRUE(AllClose(noise, io(which + ".unet.noise_pred"), 2e-5));
+  EXPECT_TRUE(AllClose(sd.vae->decode(io("input.latent")), io(which + ".vae.decode"), 1e-4));
+  // Nothing is left beside it; an existing folder is refused.
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(tmp.path), std::filesystem::directory_iterator()), 1);
+  EXPECT_NE(afa::test::error_of([&] { merge_to_diffusers(Merger(golden_options(which)), out); }).find("already exists"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace afa::merge
