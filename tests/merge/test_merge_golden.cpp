@@ -132,3 +132,26 @@ TEST_P(MergeGolden, MergedFolderOutputs) {
 
 }  // namespace
 }  // namespace afa::merge
+
+#include "afa/merge/assign.h"
+
+namespace afa::merge {
+namespace {
+
+// The search's trial step: both golden merges written into one set of loaded modules, in turn.
+TEST(MergeGoldenInPlace, AssignedMergesMatchTheGoldenOutputs) {
+  auto io = io::load_safetensors(golden("merge/merge_io.safetensors"));
+  auto sd = afa::test::load_tiny("C");
+  for (const std::string which : {"weighted", "mbw"}) {
+    assign_merge(sd, Merger(golden_options(which)), afa::test::tiny_single_file_configs());
+    torch::NoGradGuard ng;
+    torch::Tensor text = sd.text_encoder->forward(io.at("input.input_ids"));
+    EXPECT_TRUE(AllClose(text, io.at(which + ".text_encoder.last_hidden_state"), 1e-5)) << which;
+    torch::Tensor noise = sd.unet->forward(io.at("input.sample"), io.at("input.timestep"), text);
+    EXPECT_TRUE(AllClose(noise, io.at(which + ".unet.noise_pred"), 2e-5)) << which;
+    EXPECT_TRUE(AllClose(sd.vae->decode(io.at("input.latent")), io.at(which + ".vae.decode"), 1e-4)) << which;
+  }
+}
+
+}  // namespace
+}  // namespace afa::merge
