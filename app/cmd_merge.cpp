@@ -1,11 +1,15 @@
 // afa merge: the static baselines — weighted sums, add-difference and TIES of N models, per block (MBW),
 // with LoRAs baked in — streamed tensor by tensor into one LDM single file.
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <optional>
 
+#include "afa/merge/auto_mbw.h"
 #include "afa/merge/diffusers_output.h"
+#include "afa/merge/image_scorer.h"
 #include "afa/merge/merger.h"
+#include "afa/pipeline/stable_diffusion.h"
 #include "afa/util/progress.h"
 #include "commands.h"
 #include "options.h"
@@ -25,7 +29,63 @@ struct MergeArgs {
   bool dare = false, no_hash = false;
   int64_t seed = 0;
   int threads = 0;
+  // --search
+  bool search = false, mid_pass = false;
+  std::string prompts_file, scorer, search_dir, sampler = "ddim", negative;
+  double search_step = 0.1, cfg = 7.5;
+  int64_t budget_images = 0, steps = 20, size = 512;
 };
+
+std::vector<std::string> read_prompts(const std::string& path) {
+  std::ifstream f(path);
+  AFA_CHECK(f.good(), path, ": cannot read (--prompts)");
+  std::vector<std::string> out;
+  for (std::string line; std::getline(f, line);) {
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+    if (!line.empty()) out.push_back(line);
+  }
+  AFA_CHECK(!out.empty(), path, ": no prompts (--prompts: one per line)");
+  return out;
+}
+
+// autoMBW: search the block weights on images the merges generate; the best go into the options.
+void search(merge::MergeOptions& o, const MergeArgs& a) {
+  AFA_CHECK(!a.prompts_file.empty() && !a.scorer.empty(), "--search needs --prompts FILE and --scorer COMMAND");
+  AFA_CHECK(o.method != merge::Method::kWeighted || o.models.size() == 2,
+            "--search with --method weighted needs exactly two models");
+  merge::ImageTrialOptions t;
+  t.prompts = read_prompts(a.prompts_file);
+  t.negative_prompt = a.negative;
+  t.steps = a.steps;
+  t.width = t.height = a.size;
+  t.cfg_scale = a.cfg;
+  t.sampler = a.sampler;
+  t.seed = static_cast<uint64_t>(a.seed);
+  t.command = a.scorer;
+  t.config_files = a.configs;
+  t.work_dir = a.search_dir.empty() ? a.output + ".search" : a.search_dir;
+  fs::create_directories(t.work_dir);
+  pipeline::LoadOptions lo;
+  lo.config_files = a.configs;
+  auto sd = pipeline::load_stable_diffusion(o.models[0], lo);
+  merge::SearchOptions so;
+  so.step = a.search_step;
+  so.mid_pass = a.mid_pass;
+  so.log_path = (fs::path(t.work_dir) / "search_log.jsonl").string();
+  const int64_t per_trial = static_cast<int64_t>(t.prompts.size());
+  so.budget = a.budget_images > 0 ? std::max<int64_t>(1, a.budget_images / per_trial) : 0;
+  if (o.block_weights) so.start = *o.block_weights;
+  else if (o.alpha.size() == 1) so.start.alpha.fill(o.alpha[0]);
+  auto on_best = [&](const merge::SearchResult& r) {
+    std::cerr << "best so far (" << r.trials + r.replayed << " trials): score " << r.best_score
+              << "  --block-weights " << r.best.to_string() << "\n";
+  };
+  merge::SearchResult r = merge::search_block_weights(merge::image_scorer(sd, o, t), so, on_best);
+  std::cerr << "search: " << r.trials << " trials scored (" << r.trials * per_trial << " images), " << r.replayed
+            << " replayed from " << so.log_path << (r.budget_exhausted ? "; budget reached, rerun to resume" : "") << "\n";
+  std::cout << "--block-weights " << r.best.to_string() << "\n";
+  o.block_weights = r.best;
+}
 
 merge::MergeOptions to_options(const MergeArgs& a) {
   merge::MergeOptions o;
@@ -34,7 +94,8 @@ merge::MergeOptions to_options(const MergeArgs& a) {
   AFA_CHECK(a.format == "ldm" || a.format == "diffusers", "--format must be ldm or diffusers (got '", a.format, "')");
   AFA_CHECK(a.format != "ldm" || fs::path(a.output).extension() == ".safetensors", a.output,
             ": -o/--output must name a .safetensors file (or give --format diffusers for a folder)");
-  AFA_CHECK(a.configs.empty() || a.format == "diffusers", "--config applies only with --format diffusers");
+  AFA_CHECK(a.configs.empty() || a.format == "diffusers" || a.search,
+            "--config applies only with --format diffusers or --search");
   o.models = a.models;
   o.method = merge::parse_method(a.method);
   if (!a.alpha.empty()) o.alpha = merge::parse_numbers(a.alpha, "--alpha");
@@ -73,7 +134,9 @@ merge::MergeOptions to_options(const MergeArgs& a) {
 
 int run_merge(const MergeArgs& a) {
   set_threads(a.threads);
-  merge::Merger m(to_options(a));
+  merge::MergeOptions options = to_options(a);
+  if (a.search) search(options, a);
+  merge::Merger m(options);
   ProgressBar bar("merge", static_cast<int64_t>(m.plan().size()));
   auto tick = [&](size_t done, size_t) { bar.update(static_cast<int64_t>(done)); };
   if (a.format == "diffusers") {
@@ -115,11 +178,24 @@ Run add_merge(CLI::App& app) {
                  "supermerger (time_embed -> IN00, out.* -> OUT11; default) or base-ends (both -> BASE)");
   app.add_option("--density", a->density, "ties: fraction of each task vector kept (default 1)");
   app.add_flag("--dare", a->dare, "ties: drop entries at random (keep with probability --density, rescale) instead of trimming");
-  app.add_option("--seed", a->seed, "--dare: seed of the random drop (default 0)");
+  app.add_option("--seed", a->seed, "--dare: seed of the random drop; --search: seed of prompt 1 (default 0)");
   app.add_option("--dtype", a->dtype, "output dtype f16 | f32 | bf16 (default: each tensor's dtype in the first model)");
   app.add_option("--lora", a->loras, "kohya LoRA/LoCon FILE[:weight] to bake in after the merge (repeatable)");
   app.add_flag("--no-hash", a->no_hash, "record inputs by name and size instead of sha256 (faster)");
   app.add_option("--threads", a->threads, "CPU threads (default: all cores)");
+  app.add_flag("--search", a->search,
+               "autoMBW: search the block weights on images scored by --scorer, then write the best merge");
+  app.add_option("--prompts", a->prompts_file, "--search: prompts, one per line (one image each per trial)");
+  app.add_option("--scorer", a->scorer, "--search: command run as 'COMMAND FOLDER'; its last output line is the score");
+  app.add_option("--search-dir", a->search_dir, "--search: trial images and search_log.jsonl (resumable; default OUT.search)");
+  app.add_option("--budget-images", a->budget_images, "--search: images to generate at most in this run (0: no limit)");
+  app.add_flag("--mid-pass", a->mid_pass, "--search: autoMBW's binary mid pass instead of every grid value");
+  app.add_option("--search-step", a->search_step, "--search: grid step of the weights (default 0.1)");
+  app.add_option("--steps", a->steps, "--search: sampling steps per image (default 20)");
+  app.add_option("--size", a->size, "--search: image width and height (default 512)");
+  app.add_option("--cfg-scale", a->cfg, "--search: guidance scale (default 7.5)");
+  app.add_option("--sampler", a->sampler, "--search: sampler (default ddim)");
+  app.add_option("-n,--negative", a->negative, "--search: negative prompt");
   return [a] { return run_merge(*a); };
 }
 

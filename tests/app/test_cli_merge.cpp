@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "afa/io/safetensors.h"
@@ -64,6 +65,41 @@ TEST(CliMerge, WeightedMbwAndLoraWriteLoadableFilesWithTheirRecipe) {
   r = run_afa("merge " + model("A") + model("B") + model("C") + "-o " + quote((dir / "t.safetensors").string()) +
               " --method ties --density 0.5 --dare --seed 3 --no-hash");
   EXPECT_EQ(r.code, 0) << r.out;
+  fs::remove_all(dir);
+}
+
+TEST(CliMerge, SearchScoresTrialsResumesAndWritesTheBest) {
+  auto dir = temp_dir("merge_search");
+  const std::string scorer = (dir / "score.sh").string(), prompts = (dir / "prompts.txt").string();
+  { std::ofstream(scorer) << "#!/bin/sh\necho scoring \"$1\"\ncat \"$1\"/*.png | wc -c\n"; }
+  fs::permissions(scorer, fs::perms::owner_all);
+  { std::ofstream(prompts) << "a cat\n\na dog\n"; }
+  const std::string out = (dir / "best.safetensors").string(), sdir = (dir / "search").string();
+  const std::string args = "merge " + model("A") + model("B") + "-o " + quote(out) + " --search --prompts " +
+                           quote(prompts) + " --scorer " + quote(scorer) + " --search-dir " + quote(sdir) +
+                           " --steps 2 --size 64 --threads 1 --no-hash --config " +
+                           quote(golden("pipelines/ldm_config.yaml")) + " --config " +
+                           quote(golden("pipelines/text_encoder_config.json"));
+  auto r = run_afa(args + " --budget-images 6");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("3 trials scored (6 images)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("budget reached"), std::string::npos) << r.out;
+  EXPECT_TRUE(fs::exists(out));
+  EXPECT_TRUE(fs::exists(fs::path(sdir) / "trial_0" / "0001.png"));
+  // Resumed: the 3 logged trials are replayed.
+  r = run_afa(args + " --budget-images 4");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("3 replayed"), std::string::npos) << r.out;
+  std::ifstream log(fs::path(sdir) / "search_log.jsonl");
+  int lines = 0;
+  for (std::string l; std::getline(log, l);) ++lines;
+  EXPECT_EQ(lines, 5);
+  auto recipe = nlohmann::json::parse(io::SafeTensorsFile(out).metadata().at("sd_merge_recipe"));
+  EXPECT_TRUE(recipe["block_weights"].is_string());
+  // A scorer that prints no number is an error naming it.
+  r = run_afa(args + " --scorer true");
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find("--scorer"), std::string::npos) << r.out;
   fs::remove_all(dir);
 }
 
