@@ -141,8 +141,8 @@ Merger::Merger(MergeOptions options) : options_(std::move(options)) {
     lora_ = std::make_unique<LoraBaker>(options_.loras, shapes);
   }
 
-  const std::optional<torch::ScalarType> out_dtype =
-      options_.dtype.empty() ? std::nullopt : std::optional<torch::ScalarType>(parse_dtype(options_.dtype));
+  const bool cast = !options_.dtype.empty();
+  const torch::ScalarType out_dtype = cast ? parse_dtype(options_.dtype) : torch::kFloat32;
   for (const auto& key : first.keys()) {
     PlannedTensor p;
     p.key = key;
@@ -154,7 +154,7 @@ Merger::Merger(MergeOptions options) : options_(std::move(options)) {
     p.merged = inputs_.size() > 1 && is_mergeable_key(key) && all_float;
     p.lora = lora_ && lora_->touches(key);
     AFA_CHECK(!p.lora || is_float(p.dtype), first.path(), ": '", key, "' is not a float tensor; a LoRA cannot change it");
-    if (out_dtype && is_float(p.dtype)) p.dtype = *out_dtype;
+    if (cast && is_float(p.dtype)) p.dtype = out_dtype;
     plan_.push_back(std::move(p));
   }
 }
