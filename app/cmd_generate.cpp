@@ -8,6 +8,7 @@
 #include "afa/ensemble/make_denoiser.h"
 #include "afa/io/image.h"
 #include "afa/io/safetensors.h"
+#include "afa/merge/lora_apply.h"
 #include "afa/pipeline/generation_parameters.h"
 #include "afa/pipeline/load_ensemble.h"
 #include "afa/pipeline/text_to_image.h"
@@ -22,7 +23,7 @@ namespace {
 namespace fs = std::filesystem;
 
 struct GenerateArgs {
-  std::vector<std::string> models, configs;
+  std::vector<std::string> models, configs, loras;
   std::string prompt, negative, sampler = "dpm++2m", output = "output.png", device = "cpu", dtype = "f32";
   std::string latents_in, latents_out;
   ensemble::MethodOptions method;
@@ -59,6 +60,11 @@ int run_generate(GenerateArgs a) {
   a.method.magicfusion.fuse_above = a.mf_fuse == "above";
   a.method.attention_maps = !a.attn.dir.empty();
   ensemble::prepare_method(a.method, a.models.size(), o.cfg_scale);
+  std::vector<merge::LoraSpec> loras;
+  for (const auto& l : a.loras) {
+    loras.push_back(merge::parse_lora_spec(l));
+    AFA_CHECK(fs::is_regular_file(loras.back().path), loras.back().path, ": no such file (--lora)");
+  }
   if (!a.latents_in.empty()) {
     io::SafeTensorsFile f(a.latents_in);
     AFA_CHECK(f.contains("latents"), a.latents_in, ": no tensor named 'latents'");
@@ -71,6 +77,7 @@ int run_generate(GenerateArgs a) {
   lo.load.device = parse_device(a.device);
   lo.load.dtype = parse_dtype(a.dtype, lo.load.device);
   auto models = pipeline::load_ensemble(a.models, lo);
+  for (auto& m : models.models) merge::bake_loras_into(m, loras, a.configs);  // --lora: into every model
 
   // 3. Build the method's denoiser.
   auto denoiser = ensemble::make_denoiser(a.method, models.unets(), o.cfg_scale);
@@ -102,6 +109,7 @@ Run add_generate(CLI::App& app) {
   auto a = std::make_shared<GenerateArgs>();
   app.add_option("-m,--model", a->models, "diffusers folder or single-file .safetensors (repeatable)")->required();
   app.add_option("--config", a->configs, "config for single files: LDM yaml and/or JSON (repeatable)");
+  app.add_option("--lora", a->loras, "kohya LoRA/LoCon FILE[:weight] baked into every -m model at load (repeatable)");
   app.add_option("-p,--prompt", a->prompt, "the prompt")->required();
   app.add_option("-n,--negative-prompt", a->negative, "the negative prompt");
   app.add_option("--steps", a->steps, "sampling steps")->capture_default_str();

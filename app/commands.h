@@ -14,5 +14,6 @@ Run add_tokenize(CLI::App& app);
 Run add_generate(CLI::App& app);
 Run add_train(CLI::App& app);
 Run add_init(CLI::App& app);
+Run add_merge(CLI::App& app);
 
 }  // namespace afa::app

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   add("generate", "Text-to-image with one model or an ensemble", afa::app::add_generate);
   add("train", "Train the AFA aggregators of an ensemble on image-caption data", afa::app::add_train);
   add("init", "Create a new model with freshly initialised weights (to train from scratch)", afa::app::add_init);
+  add("merge", "Merge models (weighted, add-difference, TIES; per block; LoRA baking) into one file", afa::app::add_merge);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
