@@ -13,5 +13,6 @@ Run add_info(CLI::App& app);
 Run add_tokenize(CLI::App& app);
 Run add_generate(CLI::App& app);
 Run add_train(CLI::App& app);
+Run add_toydata(CLI::App& app);
 
 }  // namespace afa::app

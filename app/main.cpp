@@ -20,6 +20,8 @@ int main(int argc, char** argv) {
   add("tokenize", "Print a prompt's 77 CLIP token ids (JSON) and its token count", afa::app::add_tokenize);
   add("generate", "Text-to-image with one model or an ensemble", afa::app::add_generate);
   add("train", "Train the AFA aggregators of an ensemble on image-caption data", afa::app::add_train);
+  add("toydata", "Draw the demo's captioned toy image set (train, held-out, expert subsets, tokenizer)",
+      afa::app::add_toydata);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
