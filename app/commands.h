@@ -14,5 +14,6 @@ Run add_tokenize(CLI::App& app);
 Run add_generate(CLI::App& app);
 Run add_train(CLI::App& app);
 Run add_toydata(CLI::App& app);
+Run add_toyscore(CLI::App& app);
 
 }  // namespace afa::app
