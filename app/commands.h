@@ -15,5 +15,7 @@ Run add_generate(CLI::App& app);
 Run add_train(CLI::App& app);
 Run add_init(CLI::App& app);
 Run add_merge(CLI::App& app);
+Run add_toydata(CLI::App& app);
+Run add_toyscore(CLI::App& app);
 
 }  // namespace afa::app

@@ -22,6 +22,9 @@ int main(int argc, char** argv) {
   add("train", "Train the AFA aggregators of an ensemble on image-caption data", afa::app::add_train);
   add("init", "Create a new model with freshly initialised weights (to train from scratch)", afa::app::add_init);
   add("merge", "Merge models (weighted, add-difference, TIES; per block; LoRA baking) into one file", afa::app::add_merge);
+  add("toydata", "Draw the demo's captioned toy image set (train, held-out, expert subsets, tokenizer)",
+      afa::app::add_toydata);
+  add("toyscore", "Train or apply the toy world's prompt-fidelity classifier; toy FID", afa::app::add_toyscore);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
