@@ -23,7 +23,7 @@ namespace fs = std::filesystem;
 struct MergeArgs {
   std::vector<std::string> models, loras, configs;
   std::string format = "ldm";
-  std::string output, method = "weighted", alpha, block_weights, preset, block_map = "supermerger", dtype;
+  std::string output, method = "weighted", alpha, block_weights, preset, block_map = "supermerger", dtype = "f16";
   std::optional<double> base_alpha;
   double density = 1.0;
   bool dare = false, no_hash = false;
@@ -179,7 +179,9 @@ Run add_merge(CLI::App& app) {
   app.add_option("--density", a->density, "ties: fraction of each task vector kept (default 1)");
   app.add_flag("--dare", a->dare, "ties: drop entries at random (keep with probability --density, rescale) instead of trimming");
   app.add_option("--seed", a->seed, "--dare: seed of the random drop; --search: seed of prompt 1 (default 0)");
-  app.add_option("--dtype", a->dtype, "output dtype f16 | f32 | bf16 (default: each tensor's dtype in the first model)");
+  app.add_option("--dtype", a->dtype,
+                 "output dtype f16 | f32 | bf16 (f16 as merged checkpoints are shared; f32 keeps the float32 merge)")
+      ->capture_default_str();
   app.add_option("--lora", a->loras, "kohya LoRA/LoCon FILE[:weight] to bake in after the merge (repeatable)");
   app.add_flag("--no-hash", a->no_hash, "record inputs by name and size instead of sha256 (faster)");
   app.add_option("--threads", a->threads, "CPU threads (default: all cores)");

@@ -6,10 +6,10 @@
 #include <iomanip>
 #include <iostream>
 
-#include "afa/demo/atomic_file.h"
 #include "afa/demo/frechet.h"
 #include "afa/demo/toy_classifier_train.h"
 #include "afa/demo/toy_score.h"
+#include "afa/util/atomic_file.h"
 #include "afa/util/error.h"
 #include "afa/util/threads.h"
 #include "commands.h"
@@ -21,7 +21,7 @@ namespace {
 struct ToyScoreArgs {
   bool train = false, shuffle = false, no_augment = false, quiet = false;
   demo::ToyClassifierTrainOptions t;
-  std::string classifier, images, reference, output;
+  std::string classifier, images, reference, output, print_value;
   uint64_t seed = 0;
   int threads = 0;
 };
@@ -87,8 +87,18 @@ int run_score(const ToyScoreArgs& a) {
     std::cerr << "toy FID against " << ref.size() << " reference images: " << fid << "\n";
   }
   report["per_image"] = per_image;
+  if (!a.print_value.empty()) {
+    // One number on stdout, as autoMBW's --scorer and scripts want it.
+    const auto acc = tally.accuracy();
+    std::string keys;
+    for (auto it = acc.begin(); it != acc.end(); ++it) keys += (keys.empty() ? "" : ", ") + it.key();
+    AFA_CHECK(acc.contains(a.print_value), "--print-value ", a.print_value, ": not one of ", keys);
+    if (!a.output.empty()) write_text_atomic(a.output, report.dump(2) + "\n");
+    std::cout << acc.at(a.print_value).get<double>() << "\n";
+    return 0;
+  }
   if (!a.output.empty()) {
-    demo::write_text_atomic(a.output, report.dump(2) + "\n");
+    write_text_atomic(a.output, report.dump(2) + "\n");
     std::cerr << "wrote " << a.output << "\n";
   } else {
     report.erase("per_image");
@@ -117,6 +127,8 @@ Run add_toyscore(CLI::App& app) {
   app.add_option("-o,--output", a->output, "--train: the classifier file; else scores.json (default: stdout)");
   app.add_option("--seed", a->seed, "seed of training and of the shuffled pairing")->capture_default_str();
   app.add_option("--threads", a->threads, "CPU threads (default: $AFA_THREADS or all cores)");
+  app.add_option("--print-value", a->print_value,
+                 "print only this accuracy (e.g. all, shape) as one number, e.g. for afa merge --search --scorer");
   app.add_flag("-q,--quiet", a->quiet, "no progress output");
   return [a] {
     set_threads(a->threads);

@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <vector>
 
-#include "afa/demo/atomic_file.h"
+#include "afa/util/atomic_file.h"
 #include "afa/demo/toy_render.h"
 #include "afa/demo/toy_split.h"
 #include "afa/demo/toy_tokenizer.h"

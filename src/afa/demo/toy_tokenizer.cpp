@@ -6,7 +6,7 @@
 #include <map>
 #include <set>
 
-#include "afa/demo/atomic_file.h"
+#include "afa/util/atomic_file.h"
 #include "afa/demo/toy_world.h"
 #include "afa/util/error.h"
 

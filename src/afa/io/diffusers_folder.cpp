@@ -3,10 +3,10 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
 #include <vector>
 
 #include "afa/io/safetensors.h"
+#include "afa/util/atomic_file.h"
 #include "afa/util/error.h"
 
 namespace afa::io {
@@ -16,12 +16,7 @@ using nlohmann::json;
 
 namespace {
 
-void write_json(const fs::path& path, const json& j) {
-  std::ofstream f(path);
-  AFA_CHECK(f, path.string(), ": cannot write");
-  f << j.dump(2) << "\n";
-  AFA_CHECK(f.good(), path.string(), ": write failed (disk full?)");
-}
+void write_json(const fs::path& path, const json& j) { write_text_atomic(path.string(), j.dump(2) + "\n"); }
 
 void write_component(const fs::path& dir, const std::string& weights_name, const FolderComponent& c,
                      const json& class_keys, torch::ScalarType dtype) {

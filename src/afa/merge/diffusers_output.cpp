@@ -13,6 +13,7 @@
 #include "afa/io/ldm_names.h"
 #include "afa/io/safetensors_writer.h"
 #include "afa/pipeline/stable_diffusion.h"
+#include "afa/util/atomic_file.h"
 #include "afa/util/error.h"
 
 namespace afa::merge {
@@ -22,11 +23,7 @@ using nlohmann::json;
 
 namespace {
 
-void write_json(const fs::path& p, const json& j) {
-  std::ofstream f(p);
-  f << j.dump(2) << "\n";
-  AFA_CHECK(f.good(), "cannot write ", p.string());
-}
+void write_json(const fs::path& p, const json& j) { write_text_atomic(p.string(), j.dump(2) + "\n"); }
 
 // Removes the half-built folder unless the merge got to the end.
 struct TempFolder {

@@ -4,9 +4,9 @@
 
 #include <string>
 
-namespace afa::demo {
+namespace afa {
 
 // Throws afa::Error naming the file when it cannot be written.
 void write_text_atomic(const std::string& path, const std::string& text);
 
-}  // namespace afa::demo
+}  // namespace afa

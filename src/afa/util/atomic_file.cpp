@@ -1,4 +1,4 @@
-#include "afa/demo/atomic_file.h"
+#include "afa/util/atomic_file.h"
 
 #include <unistd.h>
 
@@ -9,7 +9,7 @@
 
 #include "afa/util/error.h"
 
-namespace afa::demo {
+namespace afa {
 
 void write_text_atomic(const std::string& path, const std::string& text) {
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
@@ -30,4 +30,4 @@ void write_text_atomic(const std::string& path, const std::string& text) {
   }
 }
 
-}  // namespace afa::demo
+}  // namespace afa

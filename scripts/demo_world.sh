@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Builds the demo world from scratch with afa's own commands (issue: the demo world): the toy data, a new
+# SD-1.5-shaped model (models/recipe/model_config.json), its VAE, the base U-Net, three experts fine-tuned
+# from the base on their subsets, and the AFA aggregators with the ablations. Every step is seeded; a step
+# whose output exists is skipped, so an interrupted run continues where it stopped.
+# Usage: scripts/demo_world.sh [WORK_DIR]   (default: demo-world/; AFA=path/to/afa, THREADS=N)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+W="${1:-demo-world}"
+AFA="${AFA:-./build/afa}"
+T="${THREADS:-0}"
+mkdir -p "$W"
+step() { echo "== $1 ($(date +%H:%M:%S))"; }
+
+# 1. Data: 64x64 scenes, a held-out split by caption, the expert subsets and the toy vocabulary.
+[ -d "$W/data" ] || { step "toy data"; "$AFA" toydata --count 6000 --seed 1 -o "$W/data"; }
+# 2. A new model: fresh weights, the toy vocabulary, a fixed random text encoder (it is never trained:
+#    its features only need to tell the toy world's words and their order apart).
+[ -d "$W/init" ] || { step "new model"; "$AFA" init --config models/recipe/model_config.json \
+  --tokenizer "$W/data/tokenizer" -o "$W/init" --seed 1; }
+# 3. The VAE (8x8x4 latents of 64x64 images).
+[ -d "$W/vae" ] || { step "VAE"; "$AFA" train --vae -m "$W/init" --data "$W/data/train.jsonl" -o "$W/vae" \
+  --max-steps "${VAE_STEPS:-1500}" --batch-size 16 --resolution 64 --lr 4e-4 --warmup-steps 50 --seed 1 --threads "$T"; }
+# 4. The base U-Net on the whole world (latents cached: the VAE is frozen from here on).
+[ -d "$W/base/model" ] || { step "base"; "$AFA" train --unet -m "$W/vae" --data "$W/data/train.jsonl" \
+  -o "$W/base" --resolution 64 --center-crop --batch-size 32 --max-steps "${BASE_STEPS:-3000}" --lr 3e-4 \
+  --warmup-steps 100 --drop-text 0.1 --save-every 500 --cache-latents --seed 1 --threads "$T"; }
+# 5. Three experts fine-tuned from the base, each on its speciality (round shapes; warm colours on textured
+#    backgrounds; two-object scenes).
+for e in round warm pair; do
+  [ -d "$W/expert-$e/model" ] || { step "expert $e"; "$AFA" train --unet -m "$W/base/model" \
+    --data "$W/data/expert_$e.jsonl" -o "$W/expert-$e" --resolution 64 --center-crop --batch-size 32 \
+    --max-steps "${EXPERT_STEPS:-1500}" --lr 1e-4 --warmup-steps 50 --drop-text 0.1 --save-every 500 \
+    --cache-latents --seed 2 --threads "$T"; }
+done
+# 6. AFA aggregators over the three experts (the paper's recipe, scaled down), and the ablations.
+for m in afa last-block-only scalar no-time no-text; do
+  [ -f "$W/aggregators-$m/model_config.json" ] || { step "aggregators $m"; "$AFA" train \
+    -m "$W/expert-round/model" -m "$W/expert-warm/model" -m "$W/expert-pair/model" \
+    --data "$W/data/train.jsonl" -o "$W/aggregators-$m" --method "$m" --hidden-size 32 --heads 4 \
+    --resolution 64 --center-crop --batch-size 16 --max-steps "${AGG_STEPS:-1000}" --lr 1e-4 \
+    --weight-decay 0.01 --warmup-steps 50 --drop-text 0.1 --save-every 250 --cache-latents --seed 3 --threads "$T"; }
+done
+step "done"
