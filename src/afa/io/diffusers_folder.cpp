@@ -32,6 +32,19 @@ void write_component(const fs::path& dir, const std::string& weights_name, const
 
 }  // namespace
 
+nlohmann::json model_index_json(const std::string& scheduler_class) {
+  return {{"_class_name", "StableDiffusionPipeline"},
+          {"_diffusers_version", "0.20.2"},
+          {"feature_extractor", {nullptr, nullptr}},
+          {"requires_safety_checker", false},
+          {"safety_checker", {nullptr, nullptr}},
+          {"scheduler", {"diffusers", scheduler_class}},
+          {"text_encoder", {"transformers", "CLIPTextModel"}},
+          {"tokenizer", {"transformers", "CLIPTokenizer"}},
+          {"unet", {"diffusers", "UNet2DConditionModel"}},
+          {"vae", {"diffusers", "AutoencoderKL"}}};
+}
+
 void save_diffusers_folder(const std::string& dir, const PipelineFolder& p, bool replace) {
   const fs::path target(dir);
   if (fs::exists(target)) {
@@ -62,17 +75,7 @@ void save_diffusers_folder(const std::string& dir, const PipelineFolder& p, bool
     json sched = p.scheduler_config;
     if (!sched.contains("_class_name")) sched["_class_name"] = "PNDMScheduler";
     write_json(tmp / "scheduler" / "scheduler_config.json", sched);
-    write_json(tmp / "model_index.json",
-               {{"_class_name", "StableDiffusionPipeline"},
-                {"_diffusers_version", diffusers_version},
-                {"feature_extractor", {nullptr, nullptr}},
-                {"requires_safety_checker", false},
-                {"safety_checker", {nullptr, nullptr}},
-                {"scheduler", {"diffusers", sched["_class_name"]}},
-                {"text_encoder", {"transformers", "CLIPTextModel"}},
-                {"tokenizer", {"transformers", "CLIPTokenizer"}},
-                {"unet", {"diffusers", "UNet2DConditionModel"}},
-                {"vae", {"diffusers", "AutoencoderKL"}}});
+    write_json(tmp / "model_index.json", model_index_json(sched["_class_name"].get<std::string>()));
     if (fs::exists(target)) {
       const fs::path old = target.string() + ".old" + std::to_string(::getpid());
       fs::rename(target, old);

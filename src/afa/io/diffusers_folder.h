@@ -24,6 +24,9 @@ struct PipelineFolder {
   torch::ScalarType dtype = torch::kFloat32;      // floating tensors are stored in this dtype
 };
 
+// model_index.json of a StableDiffusionPipeline (diffusers 0.20.2's layout) with this scheduler class.
+nlohmann::json model_index_json(const std::string& scheduler_class);
+
 // Writes the folder beside `dir` and renames it into place, so `dir` is never half-written. An existing
 // `dir` is replaced only when `replace` is set (it must then be a diffusers folder itself).
 void save_diffusers_folder(const std::string& dir, const PipelineFolder& p, bool replace = false);

@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "afa/io/checkpoint.h"
+#include "afa/io/diffusers_folder.h"
 #include "afa/io/ldm_names.h"
 #include "afa/io/safetensors_writer.h"
 #include "afa/pipeline/stable_diffusion.h"
@@ -117,17 +118,7 @@ void merge_to_diffusers(const Merger& m, const std::string& output_dir, const st
   fs::create_directories(tmp.path / "tokenizer");
   for (const auto& f : fs::directory_iterator(tok))
     if (f.is_regular_file()) fs::copy_file(f.path(), tmp.path / "tokenizer" / f.path().filename());
-  write_json(tmp.path / "model_index.json",
-             {{"_class_name", "StableDiffusionPipeline"},
-              {"_diffusers_version", "0.20.2"},
-              {"feature_extractor", {nullptr, nullptr}},
-              {"requires_safety_checker", false},
-              {"safety_checker", {nullptr, nullptr}},
-              {"scheduler", {"diffusers", sched["_class_name"]}},
-              {"text_encoder", {"transformers", "CLIPTextModel"}},
-              {"tokenizer", {"transformers", "CLIPTokenizer"}},
-              {"unet", {"diffusers", "UNet2DConditionModel"}},
-              {"vae", {"diffusers", "AutoencoderKL"}}});
+  write_json(tmp.path / "model_index.json", io::model_index_json(sched["_class_name"].get<std::string>()));
   fs::rename(tmp.path, output_dir);
   tmp.keep = true;
 }
