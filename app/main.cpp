@@ -19,7 +19,8 @@ int main(int argc, char** argv) {
   add("info", "Describe a checkpoint: format, components, dtype, parameters, inferred config", afa::app::add_info);
   add("tokenize", "Print a prompt's 77 CLIP token ids (JSON) and its token count", afa::app::add_tokenize);
   add("generate", "Text-to-image with one model or an ensemble", afa::app::add_generate);
-  add("train", "Train the AFA aggregators of an ensemble on image-caption data", afa::app::add_train);
+  add("train", "Train the AFA aggregators of an ensemble (or one model's U-Net or VAE) on image-caption data",
+      afa::app::add_train);
   add("init", "Create a new model with freshly initialised weights (to train from scratch)", afa::app::add_init);
   add("merge", "Merge models (weighted, add-difference, TIES; per block; LoRA baking) into one file", afa::app::add_merge);
   add("toydata", "Draw the demo's captioned toy image set (train, held-out, expert subsets, tokenizer)",
