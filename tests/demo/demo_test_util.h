@@ -1,4 +1,4 @@
-// Helpers of the demo tests: a temporary folder and reading a JSON-lines file.
+// Helpers of the demo tests: reading files and JSON lines, a small toydata folder.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -11,19 +11,10 @@
 #include <string>
 #include <vector>
 
-namespace afa::test {
+#include "afa/demo/toy_data.h"
+#include "test_util.h"
 
-struct DemoTempDir {
-  std::filesystem::path path;
-  explicit DemoTempDir(const std::string& name) {
-    path = std::filesystem::temp_directory_path() / ("afa_test_demo_" + name + "_" + std::to_string(::getpid()));
-    std::filesystem::remove_all(path);
-    std::filesystem::create_directories(path);
-  }
-  ~DemoTempDir() {
-    if (!std::getenv("AFA_KEEP_TEST_FILES")) std::filesystem::remove_all(path);
-  }
-};
+namespace afa::test {
 
 inline std::string read_bytes(const std::filesystem::path& p) {
   std::ifstream f(p, std::ios::binary);
@@ -39,6 +30,18 @@ inline std::vector<nlohmann::json> read_jsonl(const std::filesystem::path& p) {
   while (std::getline(f, line))
     if (!line.empty()) out.push_back(nlohmann::json::parse(line));
   return out;
+}
+
+// A toydata folder of `count` training and `heldout` held-out images.
+inline demo::ToyDataSummary make_toy_data(const std::filesystem::path& dir, uint64_t seed, int64_t count,
+                                          int64_t heldout) {
+  demo::ToyDataOptions o;
+  o.output = dir.string();
+  o.count = count;
+  o.heldout_count = heldout;
+  o.seed = seed;
+  o.progress = false;
+  return demo::write_toy_data(o);
 }
 
 }  // namespace afa::test

@@ -88,7 +88,7 @@ TEST(ToyClassifier, HeadsHaveTheWorldsShapesAndAFileRoundTrips) {
   // 128-pixel images are averaged down to the classifier's size.
   EXPECT_EQ(prepare_images(render(sample_scene(1), 128), 64).sizes(), x.sizes());
 
-  DemoTempDir dir("clf_file");
+  TempDir dir("clf_file");
   const auto path = (dir.path / "c.safetensors").string();
   save_classifier(path, m, {{"note", "x"}});
   auto back = load_classifier(path);
@@ -108,20 +108,9 @@ TEST(ToyClassifier, LossIgnoresColourAndSizeOfEmptyCells) {
   EXPECT_EQ(t.background_colour[0].item<int64_t>(), 3);
 }
 
-// A toydata folder of `count` training and `heldout` held-out images.
-void make_data(const fs::path& dir, int64_t count, int64_t heldout, uint64_t seed) {
-  ToyDataOptions d;
-  d.output = dir.string();
-  d.count = count;
-  d.heldout_count = heldout;
-  d.seed = seed;
-  d.progress = false;
-  write_toy_data(d);
-}
-
 TEST(ToyClassifier, TrainingLowersTheLossAndIsDeterministic) {
-  DemoTempDir dir("clf_train");
-  make_data(dir.path, 96, 8, 1);
+  TempDir dir("clf_train");
+  make_toy_data(dir.path, 1, 96, 8);
   ToyClassifierTrainOptions o;
   o.data = dir.path.string();
   o.epochs = 1;
@@ -144,8 +133,8 @@ TEST(ToyClassifier, ShippedClassifierReadsHeldOutImagesAndFailsShuffledCaptions)
   const std::string path = std::string(AFA_SOURCE_DIR) + "/models/toy_classifier.safetensors";
   ASSERT_TRUE(fs::exists(path)) << path;
   auto model = load_classifier(path);
-  DemoTempDir dir("clf_shipped");
-  make_data(dir.path, 1, 300, 20261128);
+  TempDir dir("clf_shipped");
+  make_toy_data(dir.path, 20261128, 1, 300);
   const auto v = validate_classifier(model, load_captioned_images((dir.path / "heldout.jsonl").string()), 1);
   const auto t = v.true_pairs.accuracy(), s = v.shuffled_pairs.accuracy(), c = v.chance.accuracy();
   std::cerr << "true " << t.dump() << "\nshuffled " << s.dump() << "\nchance " << c.dump() << "\n";

@@ -19,13 +19,7 @@ namespace fs = std::filesystem;
 using namespace afa::demo;
 
 ToyDataSummary make(const fs::path& dir, uint64_t seed, int64_t count = 60, int64_t heldout = 12) {
-  ToyDataOptions o;
-  o.output = dir.string();
-  o.count = count;
-  o.heldout_count = heldout;
-  o.seed = seed;
-  o.progress = false;
-  return write_toy_data(o);
+  return make_toy_data(dir, seed, count, heldout);
 }
 
 // Every regular file under `dir`, relative path -> bytes.
@@ -37,7 +31,7 @@ std::map<std::string, std::string> snapshot(const fs::path& dir) {
 }
 
 TEST(ToyData, SameSeedSameBytesOtherSeedOtherData) {
-  DemoTempDir a("data_a"), b("data_b"), c("data_c");
+  TempDir a("data_a"), b("data_b"), c("data_c");
   make(a.path, 42);
   make(b.path, 42);
   make(c.path, 43);
@@ -47,14 +41,14 @@ TEST(ToyData, SameSeedSameBytesOtherSeedOtherData) {
   EXPECT_NE(sa.at("train.jsonl"), sc.at("train.jsonl"));
   EXPECT_NE(sa.at("train/000000.png"), sc.at("train/000000.png"));
   // A larger run starts with the smaller one's images.
-  DemoTempDir d("data_d");
+  TempDir d("data_d");
   make(d.path, 42, 80, 15);
   EXPECT_EQ(read_bytes(d.path / "train" / "000059.png"), sa.at("train/000059.png"));
   EXPECT_EQ(read_bytes(d.path / "heldout" / "000011.png"), sa.at("heldout/000011.png"));
 }
 
 TEST(ToyData, LinesCarryCaptionAttributesAndSubsets) {
-  DemoTempDir dir("data_lines");
+  TempDir dir("data_lines");
   const auto sum = make(dir.path, 5);
   EXPECT_EQ(sum.train, 60);
   EXPECT_EQ(sum.heldout, 12);
@@ -82,7 +76,7 @@ TEST(ToyData, LinesCarryCaptionAttributesAndSubsets) {
 }
 
 TEST(ToyData, HeldOutCaptionsNeverAppearInTraining) {
-  DemoTempDir dir("data_split");
+  TempDir dir("data_split");
   make(dir.path, 9, 400, 60);
   std::set<std::string> train;
   for (const auto& j : read_jsonl(dir.path / "train.jsonl")) train.insert(j["text"].get<std::string>());
@@ -97,7 +91,7 @@ TEST(ToyData, HeldOutCaptionsNeverAppearInTraining) {
 }
 
 TEST(ToyData, SubsetFilesAreTheTaggedLinesOfEachSplit) {
-  DemoTempDir dir("data_subsets");
+  TempDir dir("data_subsets");
   const auto sum = make(dir.path, 3, 200, 40);
   for (const auto& name : subset_names()) {
     for (const char* split : {"expert", "heldout"}) {
@@ -117,7 +111,7 @@ TEST(ToyData, SubsetFilesAreTheTaggedLinesOfEachSplit) {
 }
 
 TEST(ToyData, BadOptionsNameTheOption) {
-  DemoTempDir dir("data_bad");
+  TempDir dir("data_bad");
   ToyDataOptions o;
   o.output = dir.path.string();
   o.size = 100;

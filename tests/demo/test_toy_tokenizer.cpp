@@ -17,7 +17,7 @@ namespace {
 using namespace afa::demo;
 
 TEST(ToyTokenizer, FilesHaveClipsLayout) {
-  DemoTempDir dir("tok_files");
+  TempDir dir("tok_files");
   const int64_t n = write_toy_tokenizer((dir.path / "tokenizer").string());
   for (const char* f : {"vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json"})
     EXPECT_TRUE(std::filesystem::exists(dir.path / "tokenizer" / f)) << f;
@@ -42,14 +42,14 @@ TEST(ToyTokenizer, FilesHaveClipsLayout) {
   EXPECT_EQ(config["tokenizer_class"], "CLIPTokenizer");
   EXPECT_EQ(config["model_max_length"], 77);
   // Deterministic.
-  DemoTempDir again("tok_files2");
+  TempDir again("tok_files2");
   write_toy_tokenizer(again.path.string());
   for (const char* f : {"vocab.json", "merges.txt"})
     EXPECT_EQ(read_bytes(dir.path / "tokenizer" / f), read_bytes(again.path / f)) << f;
 }
 
 TEST(ToyTokenizer, EveryCaptionIsOneTokenPerWord) {
-  DemoTempDir dir("tok_words");
+  TempDir dir("tok_words");
   write_toy_tokenizer(dir.path.string());
   auto tok = text::ClipTokenizer::from_folder(dir.path.string());
   for (const auto& w : caption_words()) {

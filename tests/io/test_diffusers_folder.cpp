@@ -1,7 +1,6 @@
 // Writing diffusers folders: what load_checkpoint reads back is what was written, the write is atomic, and
 // an existing folder that is not a model is never replaced.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
 
@@ -26,8 +25,8 @@ io::PipelineFolder folder_of(const io::Checkpoint& ck) {
 }
 
 TEST(DiffusersFolder, RoundTripsThroughTheLoader) {
-  const fs::path dir = fs::temp_directory_path() / ("afa_folder_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
+  TempDir tmp("folder");
+  const fs::path dir = tmp.path;
   auto a = io::load_checkpoint(golden("pipelines/A"));
   io::save_diffusers_folder((dir / "A").string(), folder_of(a));
   auto b = io::load_checkpoint((dir / "A").string());
@@ -63,7 +62,6 @@ TEST(DiffusersFolder, RoundTripsThroughTheLoader) {
   // No temporary folder is left behind.
   for (const auto& e : fs::directory_iterator(dir))
     EXPECT_EQ(e.path().filename().string().find(".tmp"), std::string::npos) << e.path();
-  fs::remove_all(dir);
 }
 
 }  // namespace

@@ -1,7 +1,6 @@
 // New models from configs: what afa init writes loads as a pipeline, is reproducible for a seed, and its
 // configs are the ones asked for.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
 
@@ -27,8 +26,8 @@ nlohmann::json tiny_configs() {
 }
 
 TEST(NewModel, WritesALoadablePipelineReproducibleBySeed) {
-  const fs::path dir = fs::temp_directory_path() / ("afa_new_model_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
+  TempDir tmp("new_model");
+  const fs::path dir = tmp.path;
   pipeline::NewModelOptions o;
   o.configs = tiny_configs();
   o.tokenizer_dir = golden("pipelines/A/tokenizer");
@@ -62,7 +61,6 @@ TEST(NewModel, WritesALoadablePipelineReproducibleBySeed) {
   EXPECT_NE(error_of([&] { pipeline::create_model_folder((dir / "d").string(), o); }), "(no error)");
   o.configs = tiny_configs();
   EXPECT_NE(error_of([&] { pipeline::create_model_folder((dir / "a").string(), o); }).find("exists"), std::string::npos);
-  fs::remove_all(dir);
 }
 
 }  // namespace

@@ -15,21 +15,10 @@
 #include "afa/io/image.h"
 #include "afa/io/state_dict.h"
 #include "afa/train/trainer.h"
+#include "test_util.h"
 #include "tiny_models.h"
 
 namespace afa::test {
-
-struct TempDir {
-  std::filesystem::path path;
-  explicit TempDir(const std::string& name) {
-    path = std::filesystem::temp_directory_path() / ("afa_test_" + name + "_" + std::to_string(::getpid()));
-    std::filesystem::remove_all(path);
-    std::filesystem::create_directories(path);
-  }
-  ~TempDir() {
-    if (!std::getenv("AFA_KEEP_TEST_FILES")) std::filesystem::remove_all(path);
-  }
-};
 
 // `n` small PNGs (a coloured rectangle on a coloured background, sizes varying around 64..96 px) with
 // captions naming the colours, and data.jsonl listing them. Extra raw lines may be appended.
