@@ -2,6 +2,8 @@
 // StableDiffusionPipeline.__call__: check, load, build the method, sample, write.
 #include <filesystem>
 #include <iostream>
+#include <cerrno>
+#include <cstdlib>
 #include <random>
 
 #include "afa/ensemble/attention_maps.h"
@@ -13,6 +15,7 @@
 #include "afa/pipeline/load_ensemble.h"
 #include "afa/pipeline/text_to_image.h"
 #include "afa/schedulers/samplers.h"
+#include "afa/util/atomic_file.h"
 #include "commands.h"
 #include "options.h"
 
@@ -29,7 +32,8 @@ struct GenerateArgs {
   ensemble::MethodOptions method;
   std::string mf_fuse = "above";
   ensemble::AttentionMapRequest attn;
-  int64_t steps = 20, width = 512, height = 512, batch = 1, seed = 42;
+  int64_t steps = 20, width = 512, height = 512, batch = 1;
+  std::string seed = "42";
   double cfg = 7.5, eta = 0.0;
   int threads = 0;
 };
@@ -38,6 +42,17 @@ std::string output_path(const std::string& base, int64_t i) {
   if (i == 0) return base;
   fs::path p(base);
   return (p.parent_path() / (p.stem().string() + "_" + std::to_string(i) + p.extension().string())).string();
+}
+
+// --seed: 0 .. 2^64 - 1 as diffusers' generator takes any uint64, or -1 for a random one.
+uint64_t parse_seed(const std::string& s) {
+  if (s == "-1") return (uint64_t(std::random_device{}()) << 32) | std::random_device{}();
+  const bool digits = !s.empty() && s.size() <= 20 && s.find_first_not_of("0123456789") == std::string::npos;
+  errno = 0;
+  const unsigned long long v = digits ? std::strtoull(s.c_str(), nullptr, 10) : 0;
+  AFA_CHECK(digits && errno != ERANGE, "--seed must be an integer in 0..18446744073709551615 or -1 for a random seed"
+            " (got '", s, "')");
+  return v;
 }
 
 int run_generate(GenerateArgs a) {
@@ -53,7 +68,7 @@ int run_generate(GenerateArgs a) {
   o.width = a.width;
   o.height = a.height;
   o.batch = a.batch;
-  o.seed = a.seed >= 0 ? uint64_t(a.seed) : uint64_t(std::random_device{}());
+  o.seed = parse_seed(a.seed);
   pipeline::validate(o, 8);
   schedulers::make_scheduler(o.sampler, schedulers::SchedulerConfig::from_json(nlohmann::json::object()), {o.eta});
   AFA_CHECK(a.mf_fuse == "above" || a.mf_fuse == "below", "--mf-fuse must be above or below (got '", a.mf_fuse, "')");
@@ -65,6 +80,9 @@ int run_generate(GenerateArgs a) {
     loras.push_back(merge::parse_lora_spec(l));
     AFA_CHECK(fs::is_regular_file(loras.back().path), loras.back().path, ": no such file (--lora)");
   }
+  // Every output location before any compute (a bad -o must not cost a whole sampling run).
+  for (int64_t i = 0; i < o.batch; ++i) check_output_file(output_path(a.output, i), "-o/--output");
+  if (!a.latents_out.empty()) check_output_file(a.latents_out, "--latents-out");
   if (!a.latents_in.empty()) {
     io::SafeTensorsFile f(a.latents_in);
     AFA_CHECK(f.contains("latents"), a.latents_in, ": no tensor named 'latents'");

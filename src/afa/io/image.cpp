@@ -12,6 +12,7 @@
 #include <memory>
 #include <vector>
 
+#include "afa/util/atomic_file.h"
 #include "afa/util/error.h"
 
 namespace afa::io {
@@ -134,8 +135,11 @@ void write_png(const std::string& path, const torch::Tensor& image, const std::m
   auto img = image.to(torch::kCPU).contiguous();
   // volatile: read after setjmp returns through libpng's longjmp (-Wclobbered).
   const volatile int64_t h = img.size(0), w = img.size(1), c = img.size(2);
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  File f = open_file(tmp, "wb");
+  // A link is written through; a device, FIFO or folder is refused (util/atomic_file.h).
+  const std::string target = atomic_target(path);
+  const std::string tmp = target + ".tmp." + std::to_string(::getpid());
+  File f(std::fopen(tmp.c_str(), "wb"));
+  if (!f) fail(path, ": cannot write (", std::strerror(errno), ")");
   // iTXt keeps UTF-8 prompts intact; A1111 reads both tEXt and iTXt.
   std::vector<png_text> chunks;
   for (const auto& [k, v] : text) {
@@ -168,9 +172,10 @@ void write_png(const std::string& path, const torch::Tensor& image, const std::m
     std::remove(tmp.c_str());
     fail("cannot write ", path, ": ", err.message[0] ? err.message : std::strerror(errno));
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+  if (std::rename(tmp.c_str(), target.c_str()) != 0) {
+    const int err = errno;
     std::remove(tmp.c_str());
-    fail("cannot rename ", tmp, " to ", path, ": ", std::strerror(errno));
+    fail(path, ": cannot replace it (", std::strerror(err), ")");
   }
 }
 

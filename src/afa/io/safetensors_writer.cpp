@@ -10,6 +10,7 @@
 #include <set>
 
 #include "afa/io/safetensors.h"
+#include "afa/util/atomic_file.h"
 #include "afa/util/error.h"
 
 namespace afa::io {
@@ -34,9 +35,10 @@ SafeTensorsWriter::SafeTensorsWriter(std::string path, std::vector<Entry> entrie
   std::string h = header.dump();
   while (h.size() % 8 != 0) h.push_back(' ');  // the data section starts 8-aligned
 
-  tmp_ = path_ + ".tmp." + std::to_string(::getpid());
+  target_ = atomic_target(path_);  // a link is written through; a device, FIFO or folder is refused
+  tmp_ = target_ + ".tmp." + std::to_string(::getpid());
   file_ = std::fopen(tmp_.c_str(), "wb");
-  if (!file_) fail("cannot write ", tmp_, ": ", std::strerror(errno));
+  if (!file_) fail(path_, ": cannot write (", std::strerror(errno), ")");
   uint8_t len[8];
   for (int i = 0; i < 8; ++i) len[i] = static_cast<uint8_t>((uint64_t(h.size()) >> (8 * i)) & 0xff);
   if (std::fwrite(len, 1, 8, file_) != 8 || std::fwrite(h.data(), 1, h.size(), file_) != h.size()) {
@@ -107,10 +109,10 @@ void SafeTensorsWriter::commit() {
     abandon();
     fail("cannot write ", path_, ": ", std::strerror(err));
   }
-  if (std::rename(tmp_.c_str(), path_.c_str()) != 0) {
+  if (std::rename(tmp_.c_str(), target_.c_str()) != 0) {
     err = errno;
     abandon();
-    fail("cannot rename ", tmp_, " to ", path_, ": ", std::strerror(err));
+    fail(path_, ": cannot replace it (", std::strerror(err), ")");
   }
   committed_ = true;
 }

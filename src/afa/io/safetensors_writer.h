@@ -39,7 +39,7 @@ class SafeTensorsWriter {
 
  private:
   void abandon();
-  std::string path_, tmp_;
+  std::string path_, target_, tmp_;  // target_: path_ or the file its link points to
   std::vector<Entry> entries_;
   std::FILE* file_ = nullptr;
   size_t next_ = 0;
