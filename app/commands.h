@@ -17,5 +17,7 @@ Run add_init(CLI::App& app);
 Run add_merge(CLI::App& app);
 Run add_toydata(CLI::App& app);
 Run add_toyscore(CLI::App& app);
+Run add_demo(CLI::App& app);
+Run add_convert(CLI::App& app);
 
 }  // namespace afa::app

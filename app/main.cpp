@@ -16,6 +16,8 @@ int main(int argc, char** argv) {
     CLI::App* sub = app.add_subcommand(name, help);
     runs[sub] = fn(*sub);
   };
+  add("demo", "Rerun the paper's experiment on the shipped toy-world models: the table, images, report",
+      afa::app::add_demo);
   add("info", "Describe a checkpoint: format, components, dtype, parameters, inferred config", afa::app::add_info);
   add("tokenize", "Print a prompt's 77 CLIP token ids (JSON) and its token count", afa::app::add_tokenize);
   add("generate", "Text-to-image with one model or an ensemble", afa::app::add_generate);
@@ -23,6 +25,8 @@ int main(int argc, char** argv) {
       afa::app::add_train);
   add("init", "Create a new model with freshly initialised weights (to train from scratch)", afa::app::add_init);
   add("merge", "Merge models (weighted, add-difference, TIES; per block; LoRA baking) into one file", afa::app::add_merge);
+  add("convert", "Store an aggregator set or a model in another dtype or layout (e.g. F16 .safetensors)",
+      afa::app::add_convert);
   add("toydata", "Draw the demo's captioned toy image set (train, held-out, expert subsets, tokenizer)",
       afa::app::add_toydata);
   add("toyscore", "Train or apply the toy world's prompt-fidelity classifier; toy FID", afa::app::add_toyscore);

@@ -23,22 +23,43 @@ step() { echo "== $1 ($(date +%H:%M:%S))"; }
   --max-steps "${VAE_STEPS:-1500}" --batch-size 16 --resolution 64 --lr 4e-4 --warmup-steps 50 --seed 1 --threads "$T"; }
 # 4. The base U-Net on the whole world (latents cached: the VAE is frozen from here on).
 [ -d "$W/base/model" ] || { step "base"; "$AFA" train --unet -m "$W/vae" --data "$W/data/train.jsonl" \
-  -o "$W/base" --resolution 64 --center-crop --batch-size 32 --max-steps "${BASE_STEPS:-3000}" --lr 3e-4 \
+  -o "$W/base" --resolution 64 --center-crop --batch-size 32 --max-steps "${BASE_STEPS:-1200}" --lr 4e-4 \
   --warmup-steps 100 --drop-text 0.1 --save-every 500 --cache-latents --seed 1 --threads "$T"; }
 # 5. Three experts fine-tuned from the base, each on its speciality (round shapes; warm colours on textured
 #    backgrounds; two-object scenes).
 for e in round warm pair; do
   [ -d "$W/expert-$e/model" ] || { step "expert $e"; "$AFA" train --unet -m "$W/base/model" \
     --data "$W/data/expert_$e.jsonl" -o "$W/expert-$e" --resolution 64 --center-crop --batch-size 32 \
-    --max-steps "${EXPERT_STEPS:-1500}" --lr 1e-4 --warmup-steps 50 --drop-text 0.1 --save-every 500 \
+    --max-steps "${EXPERT_STEPS:-400}" --lr 2e-4 --warmup-steps 20 --drop-text 0.1 --save-every 200 \
     --cache-latents --seed 2 --threads "$T"; }
 done
-# 6. AFA aggregators over the three experts (the paper's recipe, scaled down), and the ablations.
+# 6. AFA aggregators over the three experts (the paper's recipe scaled down: 400 steps instead of tens of
+#    thousands, so lr 1e-3 instead of 1e-4), and the ablations.
+# The full AFA gets twice the steps of each ablation (the ablations only need to show their gap).
 for m in afa last-block-only scalar no-time no-text; do
+  n="${AGG_STEPS:-400}"; [ "$m" = afa ] || n="${ABLATION_STEPS:-200}"
   [ -f "$W/aggregators-$m/model_config.json" ] || { step "aggregators $m"; "$AFA" train \
     -m "$W/expert-round/model" -m "$W/expert-warm/model" -m "$W/expert-pair/model" \
     --data "$W/data/train.jsonl" -o "$W/aggregators-$m" --method "$m" --hidden-size 32 --heads 4 \
-    --resolution 64 --center-crop --batch-size 16 --max-steps "${AGG_STEPS:-1000}" --lr 1e-4 \
-    --weight-decay 0.01 --warmup-steps 50 --drop-text 0.1 --save-every 250 --cache-latents --seed 3 --threads "$T"; }
+    --resolution 64 --center-crop --batch-size 8 --max-steps "$n" --lr 1e-3 \
+    --weight-decay 0.01 --warmup-steps 20 --drop-text 0.1 --save-every 100 --cache-latents --seed 3 --threads "$T"; }
 done
+# 7. With SHIP=1: the shipped copies under models/ (F16 diffusers folders, aggregator sets as single F16
+#    files, loss curves for the model cards). autoMBW's cached search is dropped: the next afa demo redoes it.
+if [ "${SHIP:-0}" = 1 ]; then
+  step "ship"
+  for n in base expert-round expert-warm expert-pair; do
+    rm -rf "models/$n"; "$AFA" convert "$W/$n/model" -o "models/$n" --dtype f16
+    python3 scripts/loss_curve.py "$W/$n/train_log.jsonl" loss "models/$n/loss.svg" "$n: U-Net training loss"
+  done
+  python3 scripts/loss_curve.py "$W/vae/logs/vae_train_log.jsonl" l1 models/base/vae_l1.svg "VAE: reconstruction L1"
+  mkdir -p models/aggregators
+  for m in afa last-block-only scalar no-time no-text; do
+    rm -f "models/aggregators/$m.safetensors"
+    "$AFA" convert "$W/aggregators-$m" -o "models/aggregators/$m.safetensors" --dtype f16
+    python3 scripts/loss_curve.py "$W/aggregators-$m/train_log.jsonl" loss "models/aggregators/$m.svg" \
+      "aggregators $m: training loss"
+  done
+  rm -f models/merges/auto_mbw.json
+fi
 step "done"

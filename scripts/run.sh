@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
-# Sets up, builds, and runs the main job: text-to-image with the smallest model at hand (the tiny
-# SD 1.5-structured pipeline in ../shared/golden), written to out/.
+# The main job: sets up and builds afa, then reruns the paper's experiment in the demo world on the shipped
+# models (afa demo: base models, merges, ensembles, AFA and its ablations; the table, plots and images in
+# demo-out/report.html), and draws one image with the demo's base model (demo-out/base.png).
+# Arguments go to afa demo (e.g. --quick, --steps 50,20,10, --seeds 2, -o DIR).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-mkdir -p out
-MODEL="${AFA_MODEL:-../shared/golden/pipelines/A}"
-./build/afa info "$MODEL"
-./build/afa generate -m "$MODEL" -p "a photo of an astronaut riding a horse on mars" \
-  --steps 20 --sampler dpm++2m --seed 42 -W 128 -H 128 -o out/astronaut.png
-echo "wrote out/astronaut.png"
+OUT=demo-out
+args=("$@")
+for ((i = 0; i < ${#args[@]}; i++)); do
+  case "${args[i]}" in -o | --output) OUT="${args[i + 1]}" ;; --output=*) OUT="${args[i]#--output=}" ;; esac
+done
+./build/afa demo "$@"
+PROMPT="a large red circle at the top left and a small blue square at the bottom right on a striped grey background"
+MODEL="${AFA_MODEL:-models/base}"
+./build/afa generate -m "$MODEL" -p "$PROMPT" --steps 50 --sampler ddim --seed 0 -W 64 -H 64 -o "$OUT/base.png"
+echo "open $OUT/report.html (the table, the steps plot, the images); $OUT/base.png is the base model's \"$PROMPT\""

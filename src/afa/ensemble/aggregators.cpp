@@ -184,13 +184,14 @@ AggregatorSet load_aggregators(const std::string& path) {
   return set;
 }
 
-void save_aggregators(const AggregatorSet& set, const std::string& path) {
+void save_aggregators(const AggregatorSet& set, const std::string& path, torch::ScalarType file_dtype) {
   const nlohmann::json mc = model_config_of(set);
   if (fs::path(path).extension() == ".safetensors") {
     std::vector<std::pair<std::string, torch::Tensor>> tensors;
     nlohmann::json configs = nlohmann::json::array();
     for (const auto& a : set.aggregators) configs.push_back(a->config().to_json());
-    for (const auto& [name, t] : set.named_tensors()) tensors.emplace_back(name, t.to(torch::kFloat32));
+    for (const auto& [name, t] : set.named_tensors())
+      tensors.emplace_back(name, t.is_floating_point() ? t.to(torch::kCPU, file_dtype) : t.cpu());
     io::save_safetensors(path, tensors,
                          {{"afa_format", "aggregators"}, {"model_config", mc.dump()}, {"aggregator_configs", configs.dump()}});
     return;

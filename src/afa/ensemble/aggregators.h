@@ -49,9 +49,11 @@ AggregatorSet create_aggregators(const std::vector<models::StageInfo>& stages, i
 // Loads either format (a folder or a .safetensors file). Throws afa::Error naming the file on problems.
 AggregatorSet load_aggregators(const std::string& path);
 
-// Saves atomically: a path ending in .safetensors gets our single file, anything else the official
-// folder layout (written beside it, then renamed into place).
-void save_aggregators(const AggregatorSet& set, const std::string& path);
+// Saves atomically: a path ending in .safetensors gets our single file (tensors in `file_dtype`: F16 halves
+// a shipped set, and loading casts back), anything else the official folder layout (float32, written
+// beside it, then renamed into place).
+void save_aggregators(const AggregatorSet& set, const std::string& path,
+                      torch::ScalarType file_dtype = torch::kFloat32);
 
 // Checks that the set fits these U-Nets (number of models, stages, channels); throws afa::Error.
 void check_fits(const AggregatorSet& set, const std::vector<models::StageInfo>& stages, int64_t num_models,

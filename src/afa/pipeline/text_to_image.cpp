@@ -28,9 +28,11 @@ std::vector<torch::Tensor> encode_prompts(const std::vector<const StableDiffusio
                                           const GenerateOptions& o) {
   torch::NoGradGuard no_grad;
   const bool cfg = o.cfg_scale > 1.0;  // diffusers: do_classifier_free_guidance = guidance_scale > 1
+  const int64_t batch = o.prompts.empty() ? o.batch : static_cast<int64_t>(o.prompts.size());
   std::vector<std::string> texts;
-  if (cfg) texts.insert(texts.end(), o.batch, o.negative_prompt);
-  texts.insert(texts.end(), o.batch, o.prompt);
+  if (cfg) texts.insert(texts.end(), batch, o.negative_prompt);
+  if (o.prompts.empty()) texts.insert(texts.end(), batch, o.prompt);
+  else texts.insert(texts.end(), o.prompts.begin(), o.prompts.end());
   std::vector<torch::Tensor> out;
   for (const auto* m : models) {
     auto ids = m->tokenizer->encode_batch(texts).to(m->unet->device());
@@ -48,6 +50,7 @@ GenerateResult generate(Denoiser& denoiser, const std::vector<const StableDiffus
   const int64_t f = vae->config().downscale_factor();
   validate(o, f);
   torch::NoGradGuard no_grad;
+  const int64_t batch = o.prompts.empty() ? o.batch : static_cast<int64_t>(o.prompts.size());
 
   auto scheduler = schedulers::make_scheduler(o.sampler, models[0]->scheduler_config, {o.eta});
   scheduler->set_timesteps(o.steps);
@@ -58,7 +61,7 @@ GenerateResult generate(Denoiser& denoiser, const std::vector<const StableDiffus
   // Latents are drawn on the CPU generator (reproducible across devices) and kept in float32.
   at::Generator gen = make_cpu_generator(o.seed);
   const int64_t c = vae->config().latent_channels;
-  std::vector<int64_t> shape = {o.batch, c, o.height / f, o.width / f};
+  std::vector<int64_t> shape = {batch, c, o.height / f, o.width / f};
   torch::Tensor latents;
   if (o.latents.defined()) {
     AFA_CHECK(o.latents.sizes() == at::IntArrayRef(shape), "--latents-in has shape ", o.latents.sizes(),

@@ -25,6 +25,9 @@ struct GenerateOptions {
   uint64_t seed = 42;
   int64_t width = 512, height = 512;
   int64_t batch = 1;              // images per prompt, drawn in one batch as diffusers' num_images_per_prompt
+  // One prompt per batch row instead (batch = its size; `prompt` unused): many prompts in one sampling
+  // run, e.g. the demo's table. Each row's noise still comes from `latents` or the one seeded draw.
+  std::vector<std::string> prompts;
   torch::Tensor latents;          // optional unit-variance initial latents (diffusers' latents=)
   bool progress = true;
 };

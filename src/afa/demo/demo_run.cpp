@@ -1,0 +1,197 @@
+#include "afa/demo/demo_run.h"
+
+#include <chrono>
+#include <filesystem>
+#include <iostream>
+
+#include "afa/demo/demo_report.h"
+#include "afa/ensemble/attention_maps.h"
+#include "afa/io/image.h"
+#include "afa/pipeline/load_ensemble.h"
+#include "afa/util/device.h"
+#include "afa/util/error.h"
+#include "afa/util/progress.h"
+#include "afa/util/threads.h"
+
+namespace fs = std::filesystem;
+
+namespace afa::demo {
+
+namespace {
+
+constexpr int kImageSize = 64;  // the demo world's images (scripts/demo_world.sh)
+
+// Each checkpoint is loaded once and shared by every method that uses it.
+class ModelCache {
+ public:
+  explicit ModelCache(pipeline::LoadOptions o) : options_(std::move(o)) {}
+  std::vector<const pipeline::StableDiffusion*> get(const std::vector<std::string>& paths) {
+    std::vector<const pipeline::StableDiffusion*> out;
+    for (const auto& p : paths) {
+      auto it = models_.find(p);
+      if (it == models_.end()) it = models_.emplace(p, pipeline::load_stable_diffusion(p, options_)).first;
+      out.push_back(&it->second);
+    }
+    return out;
+  }
+  void forget(const std::string& path) { models_.erase(path); }
+
+ private:
+  pipeline::LoadOptions options_;
+  std::map<std::string, pipeline::StableDiffusion> models_;
+};
+
+std::string image_name(int64_t steps, size_t prompt, int64_t seed) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "s%03lld_p%02zu_seed%lld.png", (long long)steps, prompt, (long long)seed);
+  return buf;
+}
+
+// Rows: methods; columns: prompts (seed 0, the main step count); 2 px white gaps.
+torch::Tensor image_grid(const std::vector<torch::Tensor>& rows_of_images, int64_t columns) {
+  const int64_t gap = 2, n = static_cast<int64_t>(rows_of_images.size());
+  const int64_t s = rows_of_images.at(0).size(1);
+  auto grid = torch::full({n * (s + gap) - gap, columns * (s + gap) - gap, 3}, 255, torch::kUInt8);
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t c = 0; c < columns; ++c)
+      grid.slice(0, r * (s + gap), r * (s + gap) + s).slice(1, c * (s + gap), c * (s + gap) + s).copy_(rows_of_images[r][c]);
+  return grid;
+}
+
+}  // namespace
+
+DemoResult run_demo(const DemoOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  DemoResult result;
+  result.options = options;
+  DemoOptions& o = result.options;
+  validate(o);
+  if (o.models_dir.empty()) o.models_dir = default_models_dir();
+  const int threads = set_threads(o.threads);
+  const bool bars = o.progress && ProgressBar::stderr_is_terminal();
+  auto say = [&](const std::string& s) {
+    if (o.progress) std::cerr << s << "\n";
+  };
+
+  // 1. Models, classifier, prompts, noises, held-out rows.
+  AFA_CHECK(!fs::exists(o.output) || fs::is_directory(o.output), "-o/--output ", o.output,
+            ": exists and is not a folder");
+  const DemoModels models = find_demo_models(o.models_dir);
+  auto classifier = load_classifier(models.classifier);
+  classifier->eval();
+  fs::create_directories(o.output);
+  const std::string work = (fs::path(o.output) / "work").string();
+  fs::create_directories(work);
+  pipeline::LoadOptions load;
+  load.device = parse_device(o.device);
+  ModelCache cache(load);
+
+  result.prompts = demo_prompts(o);
+  std::vector<std::string> prompts;
+  std::vector<ToyScene> expected;
+  for (const auto& s : result.prompts)
+    for (int64_t k = 0; k < o.seeds; ++k) prompts.push_back(caption(s)), expected.push_back(s);
+  const auto* base = cache.get({models.base}).at(0);
+  const int64_t f = base->vae->config().downscale_factor(), c = base->vae->config().latent_channels;
+  std::vector<torch::Tensor> noise_rows;
+  for (size_t i = 0; i < result.prompts.size(); ++i)
+    for (int64_t k = 0; k < o.seeds; ++k) {
+      at::Generator g = pipeline::make_cpu_generator(static_cast<uint64_t>(k));  // = afa generate --seed k
+      noise_rows.push_back(pipeline::seeded_latents({1, c, kImageSize / f, kImageSize / f}, g));
+    }
+  const torch::Tensor noise = torch::cat(noise_rows);
+  say("afa demo: " + std::to_string(result.prompts.size()) + " held-out prompts x " + std::to_string(o.seeds) +
+      " seeds, DDIM steps " + [&] {
+        std::string s;
+        for (auto v : o.steps) s += (s.empty() ? "" : ",") + std::to_string(v);
+        return s;
+      }() + ", CFG " + std::to_string(o.cfg_scale).substr(0, 3) + "; models from " + models.dir);
+  const Gaussian reference = reference_gaussian(classifier, heldout_scenes(o.reference_images), kImageSize);
+  const HeldoutSet heldout = make_heldout_set(*base, heldout_scenes(o.mse_images), o.mse_timesteps, kImageSize);
+
+  // 2. The merges.
+  AutoMbwOptions ao;
+  ao.retrain = o.retrain_auto_mbw;
+  ao.budget = o.auto_mbw_budget;
+  ao.work = work;
+  ao.progress = o.progress;
+  if (o.retrain_auto_mbw || !fs::exists(models.auto_mbw)) say("searching autoMBW's block weights (cached afterwards)");
+  result.auto_mbw = auto_mbw_weights(models, classifier, ao);
+  MergedModels merged;
+  merged.weighted = write_weighted_merge(models.experts, (fs::path(work) / "merge-weighted").string());
+  merged.mbw = write_chained_mbw(models.experts, mbw_preset_weights(), (fs::path(work) / "merge-mbw").string(), work);
+  merged.auto_mbw = write_chained_mbw(models.experts, result.auto_mbw.weights,
+                                      (fs::path(work) / "merge-auto-mbw").string(), work);
+  merged.auto_mbw_weights = result.auto_mbw.weights;
+  const auto methods = demo_methods(models, merged);
+
+  // 3. Sampling and fidelity, method by method (the same prompts and noises for all).
+  const int64_t main_steps = o.steps.front();
+  ProgressBar bar("sampling", static_cast<int64_t>(methods.size() * o.steps.size()), bars);
+  int64_t done = 0;
+  std::vector<torch::Tensor> grid_rows;
+  for (const auto& m : methods) {
+    MethodResult r;
+    r.method = m;
+    auto sd = cache.get(m.models);
+    std::vector<models::UNet2DConditionModel> unets;
+    for (const auto* s : sd) unets.push_back(s->unet);
+    auto denoiser = ensemble::make_denoiser(m.options, unets, o.cfg_scale);
+    const fs::path dir = fs::path(o.output) / "images" / m.id;
+    fs::create_directories(dir);
+    for (int64_t steps : o.steps) {
+      pipeline::StepCallback on_step;
+      const bool maps = m.id == "afa" && steps == main_steps;
+      if (maps) {
+        ensemble::AttentionMapRequest req;
+        req.dir = (fs::path(o.output) / "attention").string();
+        result.attention_stages = {0, 23};  // the first and the penultimate aggregation points (paper Fig. 6)
+        req.blocks = result.attention_stages;
+        for (int64_t q = 0; q < 5; ++q) req.steps.push_back(q * (steps - 1) / 4);
+        req.row = static_cast<int64_t>(prompts.size());  // the first conditional row
+        denoiser->record_attention_maps(true);
+        on_step = ensemble::attention_map_writer(*denoiser, req);
+        for (int64_t s : req.steps) {
+          char name[48];
+          std::snprintf(name, sizeof name, "attention/step%02lld_grid.png", (long long)s);
+          result.attention_maps.emplace_back(s, name);
+        }
+      }
+      auto images = sample_images(*denoiser, sd, prompts, noise, steps, o.cfg_scale, on_step);
+      if (maps) denoiser->record_attention_maps(false);
+      r.seconds_per_image[steps] = images.seconds / double(prompts.size());
+      r.fidelity[steps] = score_fidelity(classifier, images.images, expected, reference);
+      std::vector<torch::Tensor> row;
+      for (size_t i = 0; i < prompts.size(); ++i) {
+        const size_t p = i / static_cast<size_t>(o.seeds);
+        const int64_t seed = static_cast<int64_t>(i) % o.seeds;
+        const std::string name = image_name(steps, p, seed);
+        io::write_png((dir / name).string(), images.images[static_cast<int64_t>(i)],
+                      {{"parameters", prompts[i] + "\nSteps: " + std::to_string(steps) + ", Sampler: DDIM, CFG scale: " +
+                                          std::to_string(o.cfg_scale).substr(0, 3) + ", Seed: " + std::to_string(seed) +
+                                          ", Size: 64x64, Method: " + m.label}});
+        r.images[steps].push_back((fs::path("images") / m.id / name).string());
+        if (steps == main_steps && seed == 0) row.push_back(images.images[static_cast<int64_t>(i)]);
+      }
+      if (steps == main_steps) grid_rows.push_back(torch::stack(row));
+      bar.update(++done, m.label + " " + std::to_string(steps));
+    }
+    // 4. Held-out denoising MSE (no sampling: one prediction per held-out row).
+    r.mse = heldout_mse(*denoiser, sd, heldout);
+    result.methods.push_back(std::move(r));
+  }
+  bar.finish();
+  for (const auto& p : {merged.weighted, merged.mbw, merged.auto_mbw}) cache.forget(p);
+  result.grid = "grid.png";
+  io::write_png((fs::path(o.output) / result.grid).string(),
+                image_grid(grid_rows, static_cast<int64_t>(result.prompts.size())));
+
+  // 5. The report.
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  result.machine = std::to_string(threads) + " CPU threads, device " + o.device;
+  write_report(result, o.output);
+  fs::remove_all(work);
+  return result;
+}
+
+}  // namespace afa::demo
