@@ -1,5 +1,12 @@
 #include "afa/train/run_folder.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -56,6 +63,45 @@ void prepare_log(const std::string& out, const std::string& resume, int64_t step
     for (const auto& l : keep) f << l << "\n";
   }
   fs::rename(tmp, dst);
+}
+
+RunLock::RunLock(const std::string& out) {
+  fs::path p = fs::path(out).lexically_normal();
+  if (p.filename().empty()) p = p.parent_path();
+  path_ = p.string() + ".lock";
+  if (p.has_parent_path()) fs::create_directories(p.parent_path());
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    AFA_CHECK(fd_ >= 0, path_, ": cannot create the training lock (", std::strerror(errno), ")");
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      char buf[32] = {};
+      const ssize_t n = ::pread(fd_, buf, sizeof buf - 1, 0);
+      ::close(fd_);
+      fd_ = -1;
+      const std::string pid = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "unknown";
+      fail(out, ": another afa train is writing this folder (PID ", pid.substr(0, pid.find('\n')), ", lock ", path_,
+           "); wait for it or choose another -o/--output");
+    }
+    // The previous owner may have removed the file between our open and our lock: lock the file that is there.
+    struct stat held {}, now {};
+    if (::fstat(fd_, &held) == 0 && ::stat(path_.c_str(), &now) == 0 && held.st_ino == now.st_ino &&
+        held.st_dev == now.st_dev) {
+      const std::string pid = std::to_string(::getpid()) + "\n";
+      if (::ftruncate(fd_, 0) != 0 || ::pwrite(fd_, pid.data(), pid.size(), 0) != ssize_t(pid.size())) {
+        // The PID is a courtesy for the message; the lock holds without it.
+      }
+      return;
+    }
+    ::close(fd_);
+    fd_ = -1;
+  }
+  fail(path_, ": could not take the training lock");
+}
+
+RunLock::~RunLock() {
+  if (fd_ < 0) return;
+  ::unlink(path_.c_str());
+  ::close(fd_);
 }
 
 void append_log(const std::string& out, const nlohmann::json& line) {

@@ -28,4 +28,20 @@ void append_log(const std::string& out, const nlohmann::json& line);
 
 bool same_path(const std::string& a, const std::string& b);
 
+// One training run per output folder: an exclusive flock on OUT.lock (beside OUT, since OUT itself is
+// replaced by every checkpoint save) for the life of the run, holding the owner's PID. A second run on the
+// same folder throws afa::Error naming that PID. The lock file is removed when the run ends.
+class RunLock {
+ public:
+  explicit RunLock(const std::string& out);
+  ~RunLock();
+  RunLock(const RunLock&) = delete;
+  RunLock& operator=(const RunLock&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+};
+
 }  // namespace afa::train

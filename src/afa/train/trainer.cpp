@@ -78,6 +78,7 @@ class Trainer {
   Distributed dist_;
   torch::Device device_ = torch::kCPU;
   std::string out_;
+  std::unique_ptr<RunLock> lock_;  // held by the main process for the whole run
   Dataset data_;
   Split split_;
   ImageTransform transform_;
@@ -396,6 +397,13 @@ std::optional<TrainingState> Trainer::prepare() {
                {"center_crop", o_.center_crop},
                {"random_flip", o_.random_flip},
                {"val_fraction", o_.val_fraction}};
+  if (dist_.is_main()) {
+    lock_ = std::make_unique<RunLock>(out_);
+    // A save killed between its renames leaves the checkpoint beside its folder: put it back first.
+    for (const auto& dir : {o_.resume, out_})
+      if (!dir.empty())
+        for (const auto& what : recover_interrupted_save(dir, carried_entries())) std::cerr << dir << ": " << what << "\n";
+  }
   std::optional<TrainingState> resumed;
   if (!o_.resume.empty()) {
     resumed = load_training_state(o_.resume);

@@ -1,6 +1,9 @@
 #include "afa/train/training_checkpoint.h"
 
+#include <signal.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <filesystem>
 #include <fstream>
@@ -68,6 +71,79 @@ void save_training_checkpoint(const std::string& dir, const std::function<void(c
   }
   fs::rename(tmp, dst);
   fs::remove_all(old);
+}
+
+namespace {
+// A leftover of save_training_checkpoint: "<name>.saving.<pid>" or "<name>.old.<pid>" of a dead process.
+struct Leftover {
+  fs::path path;
+  bool saving = false;
+  long pid = 0;
+};
+bool process_alive(long pid) { return pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM); }
+int64_t step_of(const fs::path& dir) {
+  try {
+    return read_json_file((dir / kStateJson).string(), "training state").value("step", int64_t(-1));
+  } catch (const Error&) {
+    return -1;
+  }
+}
+}  // namespace
+
+std::vector<std::string> recover_interrupted_save(const std::string& dir_in, const std::vector<std::string>& carry) {
+  std::vector<std::string> done;
+  const fs::path dst = fs::path(dir_in).lexically_normal();
+  fs::path parent = dst.parent_path();
+  if (parent.empty()) parent = ".";
+  const std::string name = dst.filename().string();
+  std::error_code ec;
+  if (name.empty() || !fs::is_directory(parent, ec)) return done;
+  std::vector<Leftover> left;
+  for (const auto& e : fs::directory_iterator(parent, ec)) {
+    const std::string n = e.path().filename().string();
+    for (const char* kind : {".saving.", ".old."}) {
+      const std::string prefix = name + kind;
+      if (n.rfind(prefix, 0) != 0) continue;
+      const std::string pid = n.substr(prefix.size());
+      if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) continue;
+      Leftover l{e.path(), std::string(kind) == ".saving.", std::stol(pid)};
+      if (!process_alive(l.pid) && fs::is_directory(l.path)) left.push_back(l);
+    }
+  }
+  if (left.empty()) return done;
+  // 1. No checkpoint in place: the newest complete leftover becomes it (a complete .saving folder is newer
+  //    than any .old one).
+  if (!has_training_state(dst.string())) {
+    const Leftover* best = nullptr;
+    int64_t best_step = -1;
+    for (const auto& l : left) {
+      const int64_t st = step_of(l.path);
+      if (st > best_step || (st == best_step && best && l.saving && !best->saving)) best = &l, best_step = st;
+    }
+    if (best && best_step >= 0) {
+      if (fs::exists(dst)) {  // e.g. a folder holding only a log: its entries join the checkpoint
+        for (const auto& c : carry)
+          if (fs::exists(dst / c) && !fs::exists(best->path / c)) fs::rename(dst / c, best->path / c);
+        fs::remove_all(dst);
+      }
+      fs::rename(best->path, dst);
+      done.push_back("recovered the checkpoint of step " + std::to_string(best_step) + " from the interrupted save " +
+                     best->path.filename().string());
+    }
+  }
+  // 2. Entries already carried into an unfinished folder go back; 3. the leftovers go.
+  for (const auto& l : left) {
+    if (!fs::exists(l.path)) continue;
+    if (fs::is_directory(dst))
+      for (const auto& c : carry)
+        if (fs::exists(l.path / c) && !fs::exists(dst / c)) {
+          fs::rename(l.path / c, dst / c);
+          done.push_back("moved " + c + " back from " + l.path.filename().string());
+        }
+    fs::remove_all(l.path);
+    done.push_back("removed the leftover " + l.path.filename().string());
+  }
+  return done;
 }
 
 bool has_training_state(const std::string& dir) { return fs::exists(fs::path(dir) / kStateJson); }

@@ -41,6 +41,12 @@ inline constexpr const char* kStateTensors = "training_state.safetensors";
 void save_training_checkpoint(const std::string& dir, const std::function<void(const std::string&)>& write_weights,
                               const TrainingState& state, const std::vector<std::string>& carry);
 
+// Repairs what a save killed between its renames leaves (OUT.saving.PID / OUT.old.PID of a dead process):
+// a missing OUT becomes the newest complete checkpoint among them, carried entries (the log) that were
+// already moved into the unfinished folder go back to OUT, and the leftovers are removed. Returns what it
+// did, one line per action (empty when there was nothing to do). Folders of live processes are left alone.
+std::vector<std::string> recover_interrupted_save(const std::string& dir, const std::vector<std::string>& carry);
+
 // Whether `dir` holds a training state.
 bool has_training_state(const std::string& dir);
 
