@@ -19,5 +19,6 @@ Run add_toydata(CLI::App& app);
 Run add_toyscore(CLI::App& app);
 Run add_demo(CLI::App& app);
 Run add_convert(CLI::App& app);
+Run add_analyze(CLI::App& app);
 
 }  // namespace afa::app

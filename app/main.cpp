@@ -25,6 +25,8 @@ int main(int argc, char** argv) {
       afa::app::add_train);
   add("init", "Create a new model with freshly initialised weights (to train from scratch)", afa::app::add_init);
   add("merge", "Merge models (weighted, add-difference, TIES; per block; LoRA baking) into one file", afa::app::add_merge);
+  add("analyze", "Where each model denoises best for an image and its prompt (per patch and timestep)",
+      afa::app::add_analyze);
   add("convert", "Store an aggregator set or a model in another dtype or layout (e.g. F16 .safetensors)",
       afa::app::add_convert);
   add("toydata", "Draw the demo's captioned toy image set (train, held-out, expert subsets, tokenizer)",

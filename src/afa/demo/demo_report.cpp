@@ -107,12 +107,16 @@ std::string base64(const std::string& bytes) {
   return out;
 }
 
-std::string data_uri(const std::string& path, const std::string& mime) {
+std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   AFA_CHECK(in, path, ": cannot read it for the report");
   std::ostringstream s;
   s << in.rdbuf();
-  return "data:" + mime + ";base64," + base64(s.str());
+  return s.str();
+}
+
+std::string data_uri(const std::string& path, const std::string& mime) {
+  return "data:" + mime + ";base64," + base64(read_file(path));
 }
 
 std::string html_escape(const std::string& s) {
@@ -341,6 +345,14 @@ void write_report(const DemoResult& r, const std::string& dir) {
     md << " (first and penultimate block) and the columns the experts (round, warm, pair); bright = high weight.\n\n";
     for (const auto& [step, file] : r.attention_maps) md << "Step " << step << ": ![step " << step << "](" << file << ")\n\n";
   }
+  if (!r.analysis_figures.empty()) {
+    md << "\n## Where each expert denoises best (afa analyze; the paper's Fig. 1)\n\nThe first prompt's true image,"
+          " noised to each timestep with 16 noises; each 2×2 latent patch is tinted by the contender (the three"
+          " experts and AFA) with the smallest noise-prediction error most often; grey: ties. Numbers in"
+          " analysis/analysis.json.\n\n";
+    for (const auto& [t, file] : r.analysis_figures) md << "![t = " << t << "](" << file << ") ";
+    md << "\n\n![win proportions of three patches over the timesteps](" << r.analysis_bars << ")\n";
+  }
   md << "\n## Methods\n\n| method | how it is made |\n|---|---|\n";
   for (const auto& m : r.methods) md << "| " << m.method.label << " | " << m.method.recipe << " |\n";
   write_text_atomic((fs::path(dir) / "report.md").string(), md.str());
@@ -390,6 +402,13 @@ void write_report(const DemoResult& r, const std::string& dir) {
       h << "<figure style=\"display:inline-block\"><img alt=\"attention maps at step " << step << "\" src=\""
         << data_uri((fs::path(dir) / file).string(), "image/png") << "\"><figcaption>step " << step
         << "</figcaption></figure>\n";
+  }
+  if (!r.analysis_figures.empty()) {
+    h << "<h2>Where each expert denoises best (afa analyze; the paper's Fig. 1)</h2>\n<p>The first prompt's true "
+         "image, noised to each timestep with 16 noises; each 2×2 latent patch is tinted by the contender (the "
+         "three experts and AFA) with the smallest noise-prediction error most often; grey: ties.</p>\n";
+    for (const auto& [t, file] : r.analysis_figures) h << read_file((fs::path(dir) / file).string());
+    h << read_file((fs::path(dir) / r.analysis_bars).string());
   }
   h << "<h2>Methods</h2>\n<table><tr><th>method</th><th>how it is made</th></tr>\n";
   for (const auto& m : r.methods)

@@ -4,7 +4,11 @@
 #include <filesystem>
 #include <iostream>
 
+#include "afa/analysis/analysis_report.h"
+#include "afa/analysis/region_wins.h"
 #include "afa/demo/demo_report.h"
+#include "afa/demo/toy_render.h"
+#include "afa/schedulers/ddpm.h"
 #include "afa/ensemble/attention_maps.h"
 #include "afa/io/image.h"
 #include "afa/pipeline/load_ensemble.h"
@@ -186,7 +190,41 @@ DemoResult run_demo(const DemoOptions& options) {
   io::write_png((fs::path(o.output) / result.grid).string(),
                 image_grid(grid_rows, static_cast<int64_t>(result.prompts.size())));
 
-  // 5. The report.
+  // 5. Where each expert denoises best for the first prompt's true image, AFA as a fourth contender.
+  {
+    const auto experts = cache.get(models.experts);
+    std::vector<models::UNet2DConditionModel> unets;
+    for (const auto* e : experts) unets.push_back(e->unet);
+    pipeline::GenerateOptions go;
+    go.prompts = {caption(result.prompts.front())};
+    go.cfg_scale = 1.0;
+    const auto contexts = pipeline::encode_prompts(experts, go);
+    const auto image = render(result.prompts.front(), kImageSize);
+    const HeldoutSet one = make_heldout_set(*experts[0], {result.prompts.front()}, {0}, kImageSize);
+    std::vector<std::unique_ptr<pipeline::Denoiser>> owned;
+    std::vector<analysis::Contender> contenders;
+    for (size_t i = 0; i < experts.size(); ++i) {
+      owned.push_back(std::make_unique<pipeline::SingleUNet>(unets[i]));
+      contenders.push_back({"expert " + models.expert_names[i], owned.back().get(), {contexts[i]}});
+    }
+    ensemble::MethodOptions afa;
+    afa.method = "afa";
+    afa.aggregator = (fs::path(models.aggregators) / "afa.safetensors").string();
+    owned.push_back(ensemble::make_denoiser(afa, unets, 1.0));
+    contenders.push_back({"AFA", owned.back().get(), contexts});
+    analysis::RegionWinsOptions wo;
+    wo.samples = 16;
+    const auto wins = analysis::region_wins(contenders, schedulers::DDPMScheduler(experts[0]->scheduler_config),
+                                            one.x0, wo);
+    const fs::path adir = fs::path(o.output) / "analysis";
+    fs::create_directories(adir);
+    analysis::write_analysis(wins, {{"image", "the first prompt's true image"}, {"prompt", go.prompts[0]}}, image,
+                             {{0, 0}, {1, 1}, {3, 3}}, adir.string());
+    for (int64_t t : wo.timesteps) result.analysis_figures.emplace_back(t, "analysis/winners_t" + std::to_string(t) + ".svg");
+    result.analysis_bars = "analysis/patch_bars.svg";
+  }
+
+  // 6. The report.
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   result.machine = std::to_string(threads) + " CPU threads, device " + o.device;
   write_report(result, o.output);

@@ -7,7 +7,8 @@
 //   2. the merges (weighted, MBW, autoMBW with its cached or searched block weights)
 //   3. per method: load, sample at each step count, score; AFA also draws its attention maps
 //   4. per method: held-out denoising MSE
-//   5. results.json, report.md, report.html
+//   5. afa analyze on the first prompt's true image: where each expert (and AFA) denoises best
+//   6. results.json, report.md, report.html
 #pragma once
 
 #include <map>
@@ -36,6 +37,9 @@ struct DemoResult {
   std::vector<std::pair<int64_t, std::string>> attention_maps;  // (step, grid PNG relative to the output)
   std::vector<int64_t> attention_stages;                          // the aggregation points drawn
   std::string grid;                                              // images grid PNG (relative)
+  // afa analyze on the first prompt's true image (experts and AFA as contenders): figures per timestep.
+  std::vector<std::pair<int64_t, std::string>> analysis_figures;  // (timestep, SVG relative to the output)
+  std::string analysis_bars;                                      // stacked bars SVG (relative)
   AutoMbwResult auto_mbw;
   double seconds = 0;
   std::string machine;                                           // threads and device, for the report
