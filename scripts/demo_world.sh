@@ -3,7 +3,8 @@
 # SD-1.5-shaped model (models/recipe/model_config.json), its VAE, the base U-Net, three experts fine-tuned
 # from the base on their subsets, and the AFA aggregators with the ablations. Every step is seeded; a step
 # whose output exists is skipped, so an interrupted run continues where it stopped.
-# Usage: scripts/demo_world.sh [WORK_DIR]   (default: demo-world/; AFA=path/to/afa, THREADS=N)
+# Usage: scripts/demo_world.sh [WORK_DIR]   (default: demo-world/; AFA=path/to/afa, THREADS=N,
+#        SHIP=1 to write the shipped copies into MODELS_OUT, default models/; afa demo --retrain runs this)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 W="${1:-demo-world}"
@@ -44,22 +45,25 @@ for m in afa last-block-only scalar no-time no-text; do
     --resolution 64 --center-crop --batch-size 8 --max-steps "$n" --lr 1e-3 \
     --weight-decay 0.01 --warmup-steps 20 --drop-text 0.1 --save-every 100 --cache-latents --seed 3 --threads "$T"; }
 done
-# 7. With SHIP=1: the shipped copies under models/ (F16 diffusers folders, aggregator sets as single F16
+# 7. With SHIP=1: the shipped copies in MODELS_OUT (F16 diffusers folders, aggregator sets as single F16
 #    files, loss curves for the model cards). autoMBW's cached search is dropped: the next afa demo redoes it.
+#    The fidelity classifier is a measuring instrument, not a model under test: copied, not retrained.
 if [ "${SHIP:-0}" = 1 ]; then
   step "ship"
+  M="${MODELS_OUT:-models}"
+  mkdir -p "$M/aggregators"
+  [ -f "$M/toy_classifier.safetensors" ] || cp models/toy_classifier.safetensors "$M/"
   for n in base expert-round expert-warm expert-pair; do
-    rm -rf "models/$n"; "$AFA" convert "$W/$n/model" -o "models/$n" --dtype f16
-    python3 scripts/loss_curve.py "$W/$n/train_log.jsonl" loss "models/$n/loss.svg" "$n: U-Net training loss"
+    rm -rf "${M:?}/$n"; "$AFA" convert "$W/$n/model" -o "$M/$n" --dtype f16
+    python3 scripts/loss_curve.py "$W/$n/train_log.jsonl" loss "$M/$n/loss.svg" "$n: U-Net training loss"
   done
-  python3 scripts/loss_curve.py "$W/vae/logs/vae_train_log.jsonl" l1 models/base/vae_l1.svg "VAE: reconstruction L1"
-  mkdir -p models/aggregators
+  python3 scripts/loss_curve.py "$W/vae/logs/vae_train_log.jsonl" l1 "$M/base/vae_l1.svg" "VAE: reconstruction L1"
   for m in afa last-block-only scalar no-time no-text; do
-    rm -f "models/aggregators/$m.safetensors"
-    "$AFA" convert "$W/aggregators-$m" -o "models/aggregators/$m.safetensors" --dtype f16
-    python3 scripts/loss_curve.py "$W/aggregators-$m/train_log.jsonl" loss "models/aggregators/$m.svg" \
+    rm -f "$M/aggregators/$m.safetensors"
+    "$AFA" convert "$W/aggregators-$m" -o "$M/aggregators/$m.safetensors" --dtype f16
+    python3 scripts/loss_curve.py "$W/aggregators-$m/train_log.jsonl" loss "$M/aggregators/$m.svg" \
       "aggregators $m: training loss"
   done
-  rm -f models/merges/auto_mbw.json
+  rm -f "$M/merges/auto_mbw.json"
 fi
 step "done"

@@ -12,7 +12,7 @@ for ((i = 0; i < ${#args[@]}; i++)); do
   case "${args[i]}" in -o | --output) OUT="${args[i + 1]}" ;; --output=*) OUT="${args[i]#--output=}" ;; esac
 done
 ./build/afa demo "$@"
-PROMPT="a large red circle at the top left and a small blue square at the bottom right on a striped grey background"
+PROMPT="a large blue square at the bottom and a large white ring at the bottom right on a plain teal background"  # held out
 MODEL="${AFA_MODEL:-models/base}"
 ./build/afa generate -m "$MODEL" -p "$PROMPT" --steps 50 --sampler ddim --seed 0 -W 64 -H 64 -o "$OUT/base.png"
 echo "open $OUT/report.html (the table, the steps plot, the images); $OUT/base.png is the base model's \"$PROMPT\""

@@ -267,6 +267,9 @@ std::string fidelity_steps_svg(const DemoResult& r) {
       << (m.method.group == "ablations" ? " stroke-dasharray=\"5,3\"" : "") << " points=\"";
     for (size_t i = 0; i < steps.size(); ++i) o << x(i) << "," << y(m.fidelity.at(steps[i]).attributes.mean) << " ";
     o << "\"/>\n";
+    for (size_t i = 0; i < steps.size(); ++i)  // markers: a single step count is a point, not a line
+      o << "<circle cx=\"" << x(i) << "\" cy=\"" << y(m.fidelity.at(steps[i]).attributes.mean) << "\" r=\""
+        << (afa ? 4 : 2.5) << "\" fill=\"" << colour << "\"/>\n";
     const double ly = top + 14 * double(&m - &r.methods[0]);
     o << "<line x1=\"" << W - right + 12 << "\" x2=\"" << W - right + 36 << "\" y1=\"" << ly + 8 << "\" y2=\"" << ly + 8
       << "\" stroke=\"" << colour << "\" stroke-width=\"" << (afa ? 3.5 : 1.5) << "\"/><text x=\"" << W - right + 42
