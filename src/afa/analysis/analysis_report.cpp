@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "afa/io/base64.h"
 #include "afa/io/image.h"
 #include "afa/util/atomic_file.h"
 #include "afa/util/error.h"
@@ -26,25 +27,6 @@ std::string escape(const std::string& s) {
   std::string o;
   for (char c : s) o += c == '<' ? "&lt;" : c == '>' ? "&gt;" : c == '&' ? "&amp;" : std::string(1, c);
   return o;
-}
-
-std::string base64_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  const std::string b = s.str();
-  static const char* t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  for (size_t i = 0; i < b.size(); i += 3) {
-    uint32_t v = uint8_t(b[i]) << 16;
-    if (i + 1 < b.size()) v |= uint8_t(b[i + 1]) << 8;
-    if (i + 2 < b.size()) v |= uint8_t(b[i + 2]);
-    out += t[(v >> 18) & 63];
-    out += t[(v >> 12) & 63];
-    out += i + 1 < b.size() ? t[(v >> 6) & 63] : '=';
-    out += i + 2 < b.size() ? t[v & 63] : '=';
-  }
-  return out;
 }
 
 std::string legend(const RegionWins& r, double x, double y) {
@@ -146,7 +128,7 @@ void write_analysis(const RegionWins& r, const nlohmann::json& inputs, const tor
     std::ostringstream s;
     s << svg_open(kFigure + 180, kFigure + 30) << "<text x=\"4\" y=\"16\">most frequent winner per patch, t = "
       << r.timesteps[ti] << "</text>\n<image x=\"0\" y=\"24\" width=\"" << kFigure << "\" height=\"" << kFigure
-      << "\" href=\"data:image/png;base64," << base64_file(png) << "\"/>\n"
+      << "\" href=\"" << io::data_uri(png, "image/png") << "\"/>\n"
       << legend(r, kFigure + 14, 30) << "</svg>\n";
     write_text_atomic((fs::path(dir) / (stem + ".svg")).string(), s.str());
   }

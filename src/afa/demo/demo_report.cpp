@@ -7,6 +7,7 @@
 #include <iomanip>
 #include <sstream>
 
+#include "afa/io/base64.h"
 #include "afa/util/atomic_file.h"
 #include "afa/util/error.h"
 #include "afa/util/progress.h"
@@ -88,25 +89,6 @@ std::string compare(const MeanSe& a, const MeanSe& b, bool higher_better) {
   return (d > 0) == higher_better ? "win" : "loss";
 }
 
-std::string base64(const std::string& bytes) {
-  static const char* t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < bytes.size(); i += 3) {
-    const uint32_t v = (uint8_t(bytes[i]) << 16) | (uint8_t(bytes[i + 1]) << 8) | uint8_t(bytes[i + 2]);
-    for (int k = 18; k >= 0; k -= 6) out += t[(v >> k) & 63];
-  }
-  if (i < bytes.size()) {
-    uint32_t v = uint8_t(bytes[i]) << 16;
-    if (i + 1 < bytes.size()) v |= uint8_t(bytes[i + 1]) << 8;
-    out += t[(v >> 18) & 63];
-    out += t[(v >> 12) & 63];
-    out += i + 1 < bytes.size() ? t[(v >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
-}
-
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   AFA_CHECK(in, path, ": cannot read it for the report");
@@ -115,9 +97,6 @@ std::string read_file(const std::string& path) {
   return s.str();
 }
 
-std::string data_uri(const std::string& path, const std::string& mime) {
-  return "data:" + mime + ";base64," + base64(read_file(path));
-}
 
 std::string html_escape(const std::string& s) {
   std::string o;
@@ -390,7 +369,7 @@ void write_report(const DemoResult& r, const std::string& dir) {
     const auto& files = m.images.at(s);
     for (size_t i = 0; i < r.prompts.size(); ++i)
       h << "<td class=\"img\"><img class=\"px\" alt=\"" << html_escape(m.method.label) << ", prompt " << i + 1
-        << "\" src=\"" << data_uri((fs::path(dir) / files.at(i * static_cast<size_t>(o.seeds))).string(), "image/png")
+        << "\" src=\"" << io::data_uri((fs::path(dir) / files.at(i * static_cast<size_t>(o.seeds))).string(), "image/png")
         << "\"></td>";
     h << "</tr>\n";
   }
@@ -403,7 +382,7 @@ void write_report(const DemoResult& r, const std::string& dir) {
     h << " (first and penultimate block); columns: the experts round, warm, pair; bright = high weight.</p>\n";
     for (const auto& [step, file] : r.attention_maps)
       h << "<figure style=\"display:inline-block\"><img alt=\"attention maps at step " << step << "\" src=\""
-        << data_uri((fs::path(dir) / file).string(), "image/png") << "\"><figcaption>step " << step
+        << io::data_uri((fs::path(dir) / file).string(), "image/png") << "\"><figcaption>step " << step
         << "</figcaption></figure>\n";
   }
   if (!r.analysis_figures.empty()) {
