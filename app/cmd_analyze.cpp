@@ -13,6 +13,7 @@
 #include "afa/pipeline/text_to_image.h"
 #include "afa/util/device.h"
 #include "afa/util/error.h"
+#include "afa/util/progress.h"
 #include "afa/util/threads.h"
 #include "commands.h"
 
@@ -24,7 +25,7 @@ namespace {
 
 struct AnalyzeArgs {
   std::vector<std::string> models;
-  std::string image, prompt, output, device = "cpu";
+  std::string image, prompt, output, device = "cpu", dtype = "f32";
   ensemble::MethodOptions method;
   analysis::RegionWinsOptions wins;
   std::vector<std::string> bars;
@@ -72,6 +73,7 @@ int run_analyze(AnalyzeArgs a) {
   // 2. Models.
   pipeline::EnsembleLoadOptions lo;
   lo.load.device = parse_device(a.device);
+  lo.load.dtype = parse_dtype(a.dtype, lo.load.device);
   auto models = pipeline::load_ensemble(a.models, lo);
 
   // 3. The image's latents (the first model's VAE, its mean) and each model's text context.
@@ -110,7 +112,10 @@ int run_analyze(AnalyzeArgs a) {
 
   // 4. Region wins.
   schedulers::DDPMScheduler ddpm(models.models[0].scheduler_config);
-  const auto r = analysis::region_wins(contenders, ddpm, x0, a.wins);
+  ProgressBar bar("analyze", static_cast<int64_t>(a.wins.timesteps.size()));
+  const auto r = analysis::region_wins(contenders, ddpm, x0, a.wins,
+                                       [&](int64_t done, int64_t) { bar.update(done); });
+  bar.finish();
 
   // 5. Results.
   const nlohmann::json inputs{{"image", a.image},   {"prompt", a.prompt},  {"models", a.models},
@@ -144,6 +149,8 @@ Run add_analyze(CLI::App& app) {
   app.add_option("--method", a->method.method, "add this ensemble method instead (noise-avg, block-avg)");
   app.add_option("--bars", a->bars, "patches ROW,COL for the stacked bars (default: corners and centre)");
   app.add_option("--device", a->device, "cpu or cuda")->capture_default_str();
+  app.add_option("--dtype", a->dtype, "f32, f16 or bf16 (the models; errors are computed in float64)")
+      ->capture_default_str();
   app.add_option("--threads", a->threads, "CPU threads (default: all cores)");
   return [a] { return run_analyze(*a); };
 }

@@ -15,7 +15,8 @@ torch::Tensor winners(const torch::Tensor& errors) {
 }
 
 RegionWins region_wins(const std::vector<Contender>& contenders, const schedulers::DDPMScheduler& ddpm,
-                       const torch::Tensor& x0, const RegionWinsOptions& o) {
+                       const torch::Tensor& x0, const RegionWinsOptions& o,
+                       const std::function<void(int64_t, int64_t)>& on_timestep) {
   AFA_CHECK(!contenders.empty(), "analyze: no contenders");
   AFA_CHECK(x0.dim() == 4 && x0.size(0) == 1, "analyze: latents must be [1, C, h, w], got ", x0.sizes());
   AFA_CHECK(o.samples >= 1, "--samples must be at least 1 (got ", o.samples, ")");
@@ -54,6 +55,7 @@ RegionWins region_wins(const std::vector<Contender>& contenders, const scheduler
     r.wins[ti] = torch::one_hot(pw, C + 1).to(torch::kFloat64).mean(0);
     r.image_wins[ti] = torch::one_hot(iw, C + 1).to(torch::kFloat64).mean(0);
     r.errors[ti] = torch::stack(image_err, -1);
+    if (on_timestep) on_timestep(ti + 1, T);
   }
   return r;
 }

@@ -5,6 +5,7 @@
 // Exact ties are counted as ties, never given to the first contender.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -42,8 +43,10 @@ struct RegionWins {
 
 // x0: the image's scaled latents [1, 4, h, w] (VAE mean × scaling_factor). Throws afa::Error when the patch
 // does not divide the latent or an option is impossible.
+// `on_timestep(done, total)` is called after each timestep (a progress bar).
 RegionWins region_wins(const std::vector<Contender>& contenders, const schedulers::DDPMScheduler& ddpm,
-                       const torch::Tensor& x0, const RegionWinsOptions& o);
+                       const torch::Tensor& x0, const RegionWinsOptions& o,
+                       const std::function<void(int64_t, int64_t)>& on_timestep = {});
 
 // The winner of each value along the last dimension: index of the unique minimum, or `ties` (= size) when
 // two or more are equal to the minimum. errors [..., C] -> int64 [...].
