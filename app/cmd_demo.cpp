@@ -61,6 +61,8 @@ Run add_demo(CLI::App& app) {
   app.add_option("--mse-images", o->mse_images, "held-out images for the denoising MSE")->capture_default_str();
   app.add_option("--mse-timesteps", o->mse_timesteps, "timesteps of the denoising MSE")->delimiter(',')->capture_default_str();
   app.add_option("--reference-images", o->reference_images, "held-out true images for the toy FID")->capture_default_str();
+  app.add_option("--methods", o->methods, "only these rows (ids: expert-round, base, merge-mbw, afa, ablation-scalar, ...)")
+      ->delimiter(',');
   app.add_option("--cfg-scale", o->cfg_scale, "classifier-free guidance scale")->capture_default_str();
   app.add_option("--models", o->models_dir, "the demo models (default: the repository's models/, or $AFA_MODELS_DIR)");
   app.add_flag("--retrain-auto-mbw", o->retrain_auto_mbw, "search autoMBW's block weights again (cached in MODELS/merges/)");

@@ -13,8 +13,16 @@
 
 namespace afa::demo {
 
+MeanSe paired_difference(const MeanSe& a, const MeanSe& b) {
+  if (a.values.empty() || a.values.size() != b.values.size()) return mean_se({});
+  std::vector<double> d(a.values.size());
+  for (size_t i = 0; i < d.size(); ++i) d[i] = a.values[i] - b.values[i];
+  return mean_se(d);
+}
+
 MeanSe mean_se(const std::vector<double>& v) {
   MeanSe r;
+  r.values = v;
   r.n = static_cast<int64_t>(v.size());
   if (v.empty()) {
     r.mean = r.se = NAN;  // "n/a" in the report, null in JSON

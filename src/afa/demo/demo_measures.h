@@ -23,9 +23,14 @@ namespace afa::demo {
 struct MeanSe {
   double mean = 0, se = 0;  // se: standard error of the mean (sample sd / sqrt(n))
   int64_t n = 0;
+  std::vector<double> values;  // the samples, in a fixed order (the same rows for every method)
   nlohmann::json to_json() const { return {{"mean", mean}, {"se", se}, {"n", n}}; }
 };
 MeanSe mean_se(const std::vector<double>& values);
+// a − b row by row (both measured on the same rows: images, noises, timesteps), as a MeanSe: a paired
+// comparison, far more sensitive than comparing the two means when rows vary more than methods do.
+// Undefined (NaN) when either is missing or the rows differ in number.
+MeanSe paired_difference(const MeanSe& a, const MeanSe& b);
 
 // Images of one method for a batch of prompts, one initial noise per row.
 struct SampledImages {

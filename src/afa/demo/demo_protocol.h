@@ -25,6 +25,7 @@ struct DemoOptions {
   int64_t mse_images = 64;             // held-out images for the denoising MSE
   std::vector<int64_t> mse_timesteps = {200, 500, 800};
   int64_t reference_images = 600;      // held-out true images for the toy FID
+  std::vector<std::string> methods;    // rows to run (DemoMethod ids); empty: all
   bool quick = false;                  // the CI run: fewer of everything (apply_quick)
   bool retrain_auto_mbw = false;       // search autoMBW's block weights again instead of the cached ones
   int64_t auto_mbw_budget = 60;        // trials of that search

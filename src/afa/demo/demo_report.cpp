@@ -81,12 +81,13 @@ const MethodResult* find(const DemoResult& r, const std::string& id) {
   return nullptr;
 }
 
-// "AFA vs X on a measure": win, loss or tie (difference within two combined standard errors).
+// "AFA vs X on a measure": win, loss or tie, by the paired difference over the rows both were measured on
+// (the same images, noises and timesteps): a tie when it is within two standard errors of zero.
 std::string compare(const MeanSe& a, const MeanSe& b, bool higher_better) {
   if (!std::isfinite(a.mean) || !std::isfinite(b.mean)) return "n/a";
-  const double d = a.mean - b.mean, se = std::sqrt(a.se * a.se + b.se * b.se);
-  if (std::abs(d) <= 2 * se) return "tie";
-  return (d > 0) == higher_better ? "win" : "loss";
+  const MeanSe d = paired_difference(a, b);
+  if (!std::isfinite(d.mean) || std::abs(d.mean) <= 2 * d.se) return "tie";
+  return (d.mean > 0) == higher_better ? "win" : "loss";
 }
 
 std::string read_file(const std::string& path) {
@@ -183,7 +184,7 @@ std::vector<std::string> findings(const DemoResult& r) {
       else {
         std::vector<std::string> parts;
         if (!wins.empty()) parts.push_back("beats " + list(wins));
-        if (!ties.empty()) parts.push_back("is within two standard errors of " + list(ties));
+        if (!ties.empty()) parts.push_back("ties with " + list(ties));
         if (!losses.empty()) parts.push_back("LOSES to " + list(losses));
         line += list(parts) + ".";
       }
@@ -277,7 +278,9 @@ void write_report(const DemoResult& r, const std::string& dir) {
         << o.reference_images << " held-out true images; held-out MSE is the denoising loss on " << o.mse_images
         << " held-out images at timesteps";
   for (auto t : o.mse_timesteps) intro << " " << t;
-  intro << " (MagicFusion has none: it picks among guided noises, so it has no unguided prediction). Mean ± standard error. Run time " << format_duration(r.seconds) << " on " << r.machine << ".";
+  intro << " (MagicFusion has none: it picks among guided noises, so it has no unguided prediction). The findings"
+           " compare methods by paired differences over the same images and noises; a tie is a difference within"
+           " two standard errors of zero. Mean ± standard error. Run time " << format_duration(r.seconds) << " on " << r.machine << ".";
 
   // report.md
   std::ostringstream md;

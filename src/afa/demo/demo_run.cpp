@@ -1,5 +1,6 @@
 #include "afa/demo/demo_run.h"
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <iostream>
@@ -81,6 +82,20 @@ DemoResult run_demo(const DemoOptions& options) {
   AFA_CHECK(!fs::exists(o.output) || fs::is_directory(o.output), "-o/--output ", o.output,
             ": exists and is not a folder");
   const DemoModels models = find_demo_models(o.models_dir);
+  const auto all_methods = demo_methods(models, MergedModels{});
+  auto wanted = [&](const std::string& prefix) {
+    if (o.methods.empty()) return true;
+    for (const auto& id : o.methods)
+      if (id.rfind(prefix, 0) == 0) return true;
+    return false;
+  };
+  for (const auto& id : o.methods) {
+    if (std::none_of(all_methods.begin(), all_methods.end(), [&](const DemoMethod& m) { return m.id == id; })) {
+      std::string all;
+      for (const auto& m : all_methods) all += (all.empty() ? "" : ", ") + m.id;
+      fail("--methods: no method '", id, "' (the methods: ", all, ")");
+    }
+  }
   auto classifier = load_classifier(models.classifier);
   classifier->eval();
   fs::create_directories(o.output);
@@ -119,15 +134,24 @@ DemoResult run_demo(const DemoOptions& options) {
   ao.budget = o.auto_mbw_budget;
   ao.work = work;
   ao.progress = o.progress;
-  if (o.retrain_auto_mbw || !fs::exists(models.auto_mbw)) say("searching autoMBW's block weights (cached afterwards)");
-  result.auto_mbw = auto_mbw_weights(models, classifier, ao);
   MergedModels merged;
-  merged.weighted = write_weighted_merge(models.experts, (fs::path(work) / "merge-weighted").string());
-  merged.mbw = write_chained_mbw(models.experts, mbw_preset_weights(), (fs::path(work) / "merge-mbw").string(), work);
-  merged.auto_mbw = write_chained_mbw(models.experts, result.auto_mbw.weights,
-                                      (fs::path(work) / "merge-auto-mbw").string(), work);
-  merged.auto_mbw_weights = result.auto_mbw.weights;
-  const auto methods = demo_methods(models, merged);
+  if (wanted("merge-")) {
+    if (o.retrain_auto_mbw || !fs::exists(models.auto_mbw)) say("searching autoMBW's block weights (cached afterwards)");
+    result.auto_mbw = auto_mbw_weights(models, classifier, ao);
+    merged.weighted = write_weighted_merge(models.experts, (fs::path(work) / "merge-weighted").string());
+    merged.mbw = write_chained_mbw(models.experts, mbw_preset_weights(), (fs::path(work) / "merge-mbw").string(), work);
+    merged.auto_mbw = write_chained_mbw(models.experts, result.auto_mbw.weights,
+                                        (fs::path(work) / "merge-auto-mbw").string(), work);
+    merged.auto_mbw_weights = result.auto_mbw.weights;
+  }
+  auto methods = demo_methods(models, merged);
+  if (!o.methods.empty()) {
+    std::vector<DemoMethod> chosen;
+    for (const auto& id : o.methods)
+      for (const auto& m : methods)
+        if (m.id == id) chosen.push_back(m);
+    methods = chosen;
+  }
 
   // 3. Sampling and fidelity, method by method (the same prompts and noises for all).
   const int64_t main_steps = o.steps.front();
