@@ -55,7 +55,7 @@ Run add_demo(CLI::App& app) {
       ->capture_default_str();
   app.add_flag("--quick", o->quick, "a reduced run (1 seed, 4 prompts, 10 steps): a minute on 2 cores");
   app.add_option("--steps", o->steps, "DDIM step counts; the first is the table's")->delimiter(',')->capture_default_str();
-  app.add_option("--seeds", o->seeds, "initial noises per prompt (seeds 0..K-1)")->capture_default_str();
+  app.add_option("--seeds", o->seeds, "initial noises per prompt (prompt i, noise k: seed i*K + k)")->capture_default_str();
   app.add_option("--prompts", o->prompts, "held-out prompts (the first of the held-out split)")->capture_default_str();
   app.add_option("--prompts-file", o->prompts_file, "captions to use instead, one per line (the toy grammar)");
   app.add_option("--mse-images", o->mse_images, "held-out images for the denoising MSE")->capture_default_str();

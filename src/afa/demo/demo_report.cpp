@@ -272,8 +272,8 @@ void write_report(const DemoResult& r, const std::string& dir) {
   write_text_atomic((fs::path(dir) / "results.json").string(), results_json(r).dump(2) + "\n");
 
   std::ostringstream intro;
-  intro << r.prompts.size() << " held-out prompts × " << o.seeds << " seeds (the same initial noises for every "
-        << "method), DDIM (eta 0) with CFG " << fixed(o.cfg_scale, 1) << "; the table at " << s << " steps. "
+  intro << r.prompts.size() << " held-out prompts × " << o.seeds << " seeds (image k of prompt i from seed i·seeds + k, the same "
+        << "noise for every method), DDIM (eta 0) with CFG " << fixed(o.cfg_scale, 1) << "; the table at " << s << " steps. "
         << "Fidelity is read back by the toy classifier; toy FID compares classifier features with "
         << o.reference_images << " held-out true images; held-out MSE is the denoising loss on " << o.mse_images
         << " held-out images at timesteps";
@@ -319,12 +319,12 @@ void write_report(const DemoResult& r, const std::string& dir) {
     for (const auto& k : subsets) md << " " << (m.mse.by_subset.count(k) ? pm(m.mse.by_subset.at(k), 4) : "–") << " |";
     md << "\n";
   }
-  md << "\n## Images (" << s << " steps, seed 0)\n\nColumns: the prompts below, in order. Rows, top to bottom: ";
+  md << "\n## Images (" << s << " steps, the first seed of each prompt)\n\nColumns: the prompts below, in order. Rows, top to bottom: ";
   for (size_t i = 0; i < r.methods.size(); ++i) md << (i ? ", " : "") << r.methods[i].method.label;
   md << ".\n\n![images](" << r.grid << ")\n\n";
   for (size_t i = 0; i < r.prompts.size(); ++i) md << i + 1 << ". " << caption(r.prompts[i]) << "\n";
   if (!r.attention_maps.empty()) {
-    md << "\n## AFA's attention maps (the paper's Fig. 6)\n\nFirst prompt, seed 0; in each grid the rows are "
+    md << "\n## AFA's attention maps (the paper's Fig. 6)\n\nFirst prompt, its first seed; in each grid the rows are "
           "aggregation points";
     for (auto st : r.attention_stages) md << " " << st;
     md << " (first and penultimate block) and the columns the experts (round, warm, pair); bright = high weight.\n\n";
@@ -364,7 +364,7 @@ void write_report(const DemoResult& r, const std::string& dir) {
     h << "</tr>\n";
   }
   h << "</table>\n<h2>Fewer steps (the paper's Fig. 4)</h2>\n" << svg << "<h2>Images (" << s
-    << " steps, seed 0)</h2>\n<table id=\"images\"><tr><th>method</th>";
+    << " steps, the first seed of each prompt)</h2>\n<table id=\"images\"><tr><th>method</th>";
   for (size_t i = 0; i < r.prompts.size(); ++i) h << "<th title=\"" << html_escape(caption(r.prompts[i])) << "\">" << i + 1 << "</th>";
   h << "</tr>\n";
   for (const auto& m : r.methods) {
@@ -380,7 +380,7 @@ void write_report(const DemoResult& r, const std::string& dir) {
   for (const auto& p : r.prompts) h << "<li>" << html_escape(caption(p)) << "</li>\n";
   h << "</ol>\n";
   if (!r.attention_maps.empty()) {
-    h << "<h2>AFA's attention maps (the paper's Fig. 6)</h2>\n<p>First prompt, seed 0. Rows: aggregation points";
+    h << "<h2>AFA's attention maps (the paper's Fig. 6)</h2>\n<p>First prompt, its first seed. Rows: aggregation points";
     for (auto st : r.attention_stages) h << " " << st;
     h << " (first and penultimate block); columns: the experts round, warm, pair; bright = high weight.</p>\n";
     for (const auto& [step, file] : r.attention_maps)

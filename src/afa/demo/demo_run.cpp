@@ -115,7 +115,8 @@ DemoResult run_demo(const DemoOptions& options) {
   std::vector<torch::Tensor> noise_rows;
   for (size_t i = 0; i < result.prompts.size(); ++i)
     for (int64_t k = 0; k < o.seeds; ++k) {
-      at::Generator g = pipeline::make_cpu_generator(static_cast<uint64_t>(k));  // = afa generate --seed k
+      // Image k of prompt i starts from seed i * seeds + k (= afa generate --seed), for every method.
+      at::Generator g = pipeline::make_cpu_generator(static_cast<uint64_t>(static_cast<int64_t>(i) * o.seeds + k));
       noise_rows.push_back(pipeline::seeded_latents({1, c, kImageSize / f, kImageSize / f}, g));
     }
   const torch::Tensor noise = torch::cat(noise_rows);
@@ -192,14 +193,14 @@ DemoResult run_demo(const DemoOptions& options) {
       std::vector<torch::Tensor> row;
       for (size_t i = 0; i < prompts.size(); ++i) {
         const size_t p = i / static_cast<size_t>(o.seeds);
-        const int64_t seed = static_cast<int64_t>(i) % o.seeds;
+        const int64_t k = static_cast<int64_t>(i) % o.seeds, seed = static_cast<int64_t>(i);  // i = p * seeds + k
         const std::string name = image_name(steps, p, seed);
         io::write_png((dir / name).string(), images.images[static_cast<int64_t>(i)],
                       {{"parameters", prompts[i] + "\nSteps: " + std::to_string(steps) + ", Sampler: DDIM, CFG scale: " +
                                           std::to_string(o.cfg_scale).substr(0, 3) + ", Seed: " + std::to_string(seed) +
                                           ", Size: 64x64, Method: " + m.label}});
         r.images[steps].push_back((fs::path("images") / m.id / name).string());
-        if (steps == main_steps && seed == 0) row.push_back(images.images[static_cast<int64_t>(i)]);
+        if (steps == main_steps && k == 0) row.push_back(images.images[static_cast<int64_t>(i)]);
       }
       if (steps == main_steps) grid_rows.push_back(torch::stack(row));
       bar.update(++done, m.label + " " + std::to_string(steps));
