@@ -70,7 +70,8 @@ Run add_demo(CLI::App& app) {
   app.add_flag("--retrain", *rebuild, "rebuild every model from scratch with scripts/demo_world.sh into OUTPUT/models"
                " (hours), then run the demo on them");
   app.add_option("--device", o->device, "cpu or cuda")->capture_default_str();
-  app.add_option("--threads", o->threads, "CPU threads (default: all cores)");
+  app.add_option("--jobs", o->jobs, "methods run in parallel (default: one per core)");
+  app.add_option("--threads", o->threads, "CPU threads (default: 1; the toy models are too small for more to pay)");
   app.add_flag("-q,--quiet", *quiet, "no progress output");
   return [o, quiet, rebuild, &app] {
     if (o->quick) {

@@ -30,7 +30,8 @@ struct DemoOptions {
   bool retrain_auto_mbw = false;       // search autoMBW's block weights again instead of the cached ones
   int64_t auto_mbw_budget = 60;        // trials of that search
   std::string device = "cpu";
-  int threads = 0;
+  int threads = 0;                     // per method; 0: one (the toy models are too small for more to pay)
+  int64_t jobs = 0;                    // methods run in parallel; 0: one per core
   bool progress = true;
 };
 

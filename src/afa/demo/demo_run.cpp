@@ -1,7 +1,10 @@
 #include "afa/demo/demo_run.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <mutex>
+#include <thread>
 #include <filesystem>
 #include <iostream>
 
@@ -63,6 +66,79 @@ torch::Tensor image_grid(const std::vector<torch::Tensor>& rows_of_images, int64
   return grid;
 }
 
+
+// What one method's task needs (read-only, shared by the workers) and what it returns.
+struct RunInputs {
+  const DemoOptions* options = nullptr;
+  std::vector<std::string> prompts;  // per image
+  std::vector<ToyScene> expected;
+  torch::Tensor noise;
+  const Gaussian* reference = nullptr;
+  const HeldoutSet* heldout = nullptr;
+};
+struct MethodRun {
+  MethodResult result;
+  torch::Tensor grid_row;  // the main step count's first-seed images, one per prompt
+  std::vector<std::pair<int64_t, std::string>> attention;
+  std::vector<int64_t> attention_stages;
+};
+
+MethodRun run_method(const DemoMethod& m, ModelCache& cache, ToyClassifier& classifier, const RunInputs& in,
+                     const std::function<void(const std::string&)>& progress) {
+  const DemoOptions& o = *in.options;
+  const auto& prompts = in.prompts;
+  const int64_t main_steps = o.steps.front();
+  MethodRun run;
+  MethodResult& r = run.result;
+  r.method = m;
+  auto sd = cache.get(m.models);
+  std::vector<models::UNet2DConditionModel> unets;
+  for (const auto* s : sd) unets.push_back(s->unet);
+  auto denoiser = ensemble::make_denoiser(m.options, unets, o.cfg_scale);
+  const fs::path dir = fs::path(o.output) / "images" / m.id;
+  fs::create_directories(dir);
+  for (int64_t steps : o.steps) {
+    pipeline::StepCallback on_step;
+    const bool maps = m.id == "afa" && steps == main_steps;
+    if (maps) {
+      ensemble::AttentionMapRequest req;
+      req.dir = (fs::path(o.output) / "attention").string();
+      run.attention_stages = {0, 23};  // the first and the penultimate aggregation points (paper Fig. 6)
+      req.blocks = run.attention_stages;
+      for (int64_t q = 0; q < 5; ++q) req.steps.push_back(q * (steps - 1) / 4);
+      req.row = static_cast<int64_t>(prompts.size());  // the first conditional row
+      denoiser->record_attention_maps(true);
+      on_step = ensemble::attention_map_writer(*denoiser, req);
+      for (int64_t s : req.steps) {
+        char name[48];
+        std::snprintf(name, sizeof name, "attention/step%02lld_grid.png", (long long)s);
+        run.attention.emplace_back(s, name);
+      }
+    }
+    auto images = sample_images(*denoiser, sd, prompts, in.noise, steps, o.cfg_scale, on_step);
+    if (maps) denoiser->record_attention_maps(false);
+    r.seconds_per_image[steps] = images.seconds / double(prompts.size());
+    r.fidelity[steps] = score_fidelity(classifier, images.images, in.expected, *in.reference);
+    std::vector<torch::Tensor> row;
+    for (size_t i = 0; i < prompts.size(); ++i) {
+      const size_t p = i / static_cast<size_t>(o.seeds);
+      const int64_t k = static_cast<int64_t>(i) % o.seeds, seed = static_cast<int64_t>(i);  // i = p * seeds + k
+      const std::string name = image_name(steps, p, seed);
+      io::write_png((dir / name).string(), images.images[static_cast<int64_t>(i)],
+                    {{"parameters", prompts[i] + "\nSteps: " + std::to_string(steps) + ", Sampler: DDIM, CFG scale: " +
+                                        std::to_string(o.cfg_scale).substr(0, 3) + ", Seed: " + std::to_string(seed) +
+                                        ", Size: 64x64, Method: " + m.label}});
+      r.images[steps].push_back((fs::path("images") / m.id / name).string());
+      if (steps == main_steps && k == 0) row.push_back(images.images[static_cast<int64_t>(i)]);
+    }
+    if (steps == main_steps) run.grid_row = torch::stack(row);
+    progress(m.label + " " + std::to_string(steps));
+  }
+  // Held-out denoising MSE (no sampling: one prediction per held-out row).
+  r.mse = heldout_mse(*denoiser, sd, *in.heldout);
+  return run;
+}
+
 }  // namespace
 
 DemoResult run_demo(const DemoOptions& options) {
@@ -72,7 +148,9 @@ DemoResult run_demo(const DemoOptions& options) {
   DemoOptions& o = result.options;
   validate(o);
   if (o.models_dir.empty()) o.models_dir = default_models_dir();
-  const int threads = set_threads(o.threads);
+  // One thread unless told: the toy models' tensors are too small for intra-op parallelism to pay (on 2
+  // cores the quick run takes 34 s with one thread and 100 s with two, bench/RESULTS.md).
+  const int threads = set_threads(o.threads > 0 ? o.threads : 1);
   const bool bars = o.progress && ProgressBar::stderr_is_terminal();
   auto say = [&](const std::string& s) {
     if (o.progress) std::cerr << s << "\n";
@@ -154,60 +232,57 @@ DemoResult run_demo(const DemoOptions& options) {
     methods = chosen;
   }
 
-  // 3. Sampling and fidelity, method by method (the same prompts and noises for all).
+  RunInputs run_inputs;
+  run_inputs.options = &o;
+  run_inputs.prompts = prompts;
+  run_inputs.expected = expected;
+  run_inputs.noise = noise;
+  run_inputs.reference = &reference;
+  run_inputs.heldout = &heldout;
+  const int64_t jobs = std::max<int64_t>(1, std::min<int64_t>(o.jobs > 0 ? o.jobs : std::max(1u, std::thread::hardware_concurrency()),
+                                                            static_cast<int64_t>(methods.size())));
+
+  // 3-4. Every method in its own task: sampling at each step count, fidelity, held-out MSE. `jobs` workers
+  //      take the methods in turn, each with its own models and classifier (nothing is shared between
+  //      threads), so the results do not depend on the scheduling.
   const int64_t main_steps = o.steps.front();
   ProgressBar bar("sampling", static_cast<int64_t>(methods.size() * o.steps.size()), bars);
+  std::mutex bar_mutex;
   int64_t done = 0;
-  std::vector<torch::Tensor> grid_rows;
-  for (const auto& m : methods) {
-    MethodResult r;
-    r.method = m;
-    auto sd = cache.get(m.models);
-    std::vector<models::UNet2DConditionModel> unets;
-    for (const auto* s : sd) unets.push_back(s->unet);
-    auto denoiser = ensemble::make_denoiser(m.options, unets, o.cfg_scale);
-    const fs::path dir = fs::path(o.output) / "images" / m.id;
-    fs::create_directories(dir);
-    for (int64_t steps : o.steps) {
-      pipeline::StepCallback on_step;
-      const bool maps = m.id == "afa" && steps == main_steps;
-      if (maps) {
-        ensemble::AttentionMapRequest req;
-        req.dir = (fs::path(o.output) / "attention").string();
-        result.attention_stages = {0, 23};  // the first and the penultimate aggregation points (paper Fig. 6)
-        req.blocks = result.attention_stages;
-        for (int64_t q = 0; q < 5; ++q) req.steps.push_back(q * (steps - 1) / 4);
-        req.row = static_cast<int64_t>(prompts.size());  // the first conditional row
-        denoiser->record_attention_maps(true);
-        on_step = ensemble::attention_map_writer(*denoiser, req);
-        for (int64_t s : req.steps) {
-          char name[48];
-          std::snprintf(name, sizeof name, "attention/step%02lld_grid.png", (long long)s);
-          result.attention_maps.emplace_back(s, name);
-        }
+  std::vector<MethodRun> runs(methods.size());
+  std::atomic<size_t> next{0};
+  std::vector<std::exception_ptr> errors(static_cast<size_t>(jobs));
+  auto worker = [&](size_t w) {
+    try {
+      torch::NoGradGuard no_grad;
+      ModelCache own(load);
+      auto own_classifier = load_classifier(models.classifier);
+      own_classifier->eval();
+      for (size_t i = next++; i < methods.size(); i = next++) {
+        runs[i] = run_method(methods[i], own, own_classifier, run_inputs, [&](const std::string& what) {
+          std::lock_guard<std::mutex> lock(bar_mutex);
+          bar.update(++done, what);
+        });
       }
-      auto images = sample_images(*denoiser, sd, prompts, noise, steps, o.cfg_scale, on_step);
-      if (maps) denoiser->record_attention_maps(false);
-      r.seconds_per_image[steps] = images.seconds / double(prompts.size());
-      r.fidelity[steps] = score_fidelity(classifier, images.images, expected, reference);
-      std::vector<torch::Tensor> row;
-      for (size_t i = 0; i < prompts.size(); ++i) {
-        const size_t p = i / static_cast<size_t>(o.seeds);
-        const int64_t k = static_cast<int64_t>(i) % o.seeds, seed = static_cast<int64_t>(i);  // i = p * seeds + k
-        const std::string name = image_name(steps, p, seed);
-        io::write_png((dir / name).string(), images.images[static_cast<int64_t>(i)],
-                      {{"parameters", prompts[i] + "\nSteps: " + std::to_string(steps) + ", Sampler: DDIM, CFG scale: " +
-                                          std::to_string(o.cfg_scale).substr(0, 3) + ", Seed: " + std::to_string(seed) +
-                                          ", Size: 64x64, Method: " + m.label}});
-        r.images[steps].push_back((fs::path("images") / m.id / name).string());
-        if (steps == main_steps && k == 0) row.push_back(images.images[static_cast<int64_t>(i)]);
-      }
-      if (steps == main_steps) grid_rows.push_back(torch::stack(row));
-      bar.update(++done, m.label + " " + std::to_string(steps));
+    } catch (...) {
+      errors[w] = std::current_exception();
+      next = methods.size();  // the others stop after their current method
     }
-    // 4. Held-out denoising MSE (no sampling: one prediction per held-out row).
-    r.mse = heldout_mse(*denoiser, sd, heldout);
-    result.methods.push_back(std::move(r));
+  };
+  std::vector<std::thread> threads_of_jobs;
+  for (int64_t w = 1; w < jobs; ++w) threads_of_jobs.emplace_back(worker, static_cast<size_t>(w));
+  worker(0);
+  for (auto& t : threads_of_jobs) t.join();
+  for (const auto& e : errors)
+    if (e) std::rethrow_exception(e);
+  std::vector<torch::Tensor> grid_rows;
+  for (auto& run : runs) {
+    grid_rows.push_back(run.grid_row);
+    if (!run.attention.empty()) {
+      result.attention_maps = run.attention;
+      result.attention_stages = run.attention_stages;
+    }
+    result.methods.push_back(std::move(run.result));
   }
   bar.finish();
   for (const auto& p : {merged.weighted, merged.mbw, merged.auto_mbw}) cache.forget(p);
@@ -251,7 +326,8 @@ DemoResult run_demo(const DemoOptions& options) {
 
   // 6. The report.
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  result.machine = std::to_string(threads) + " CPU threads, device " + o.device;
+  result.machine = std::to_string(jobs) + " parallel methods × " + std::to_string(threads) + " CPU thread" +
+                   (threads > 1 ? "s" : "") + ", device " + o.device;
   write_report(result, o.output);
   fs::remove_all(work);
   return result;
