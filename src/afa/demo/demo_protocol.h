@@ -18,7 +18,7 @@ struct DemoOptions {
   std::string models_dir;              // the shipped models (default: default_models_dir())
   std::string output = "demo-out";
   std::vector<int64_t> steps = {50, 20, 10};   // DDIM steps of the fewer-steps study; the first is the main one
-  int64_t seeds = 2;                   // initial noises per prompt (prompt i, noise k: seed i * seeds + k)
+  int64_t seeds = 1;                   // initial noises per prompt (prompt i, noise k: seed i * seeds + k)
   int64_t prompts = 8;                 // held-out prompts (the first of the held-out stream)
   std::string prompts_file;            // or captions from a file, one per line (the toy grammar)
   double cfg_scale = 7.5;

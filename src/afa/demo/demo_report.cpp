@@ -202,12 +202,12 @@ std::vector<std::string> findings(const DemoResult& r) {
     for (size_t i = 0; i < drops.size(); ++i)
       if (drops[i].second == afa->method.label) rank = i + 1;
     const double afa_drop = afa->fidelity.at(hi).attributes.mean - afa->fidelity.at(lo).attributes.mean;
+    auto signed3 = [](double v) { return (v >= 0 ? "+" : "") + fixed(v, 3); };
     out.push_back("Fewer steps: from " + std::to_string(hi) + " to " + std::to_string(lo) +
-                  " DDIM steps AFA's attribute accuracy changes by " + fixed(-afa_drop, 3) + "; " +
-                  (rank == 1 ? "the smallest loss of all methods" :
-                   "rank " + std::to_string(rank) + " of " + std::to_string(drops.size()) +
-                       " by loss (smallest loss: " + drops.front().second + ", " + fixed(-drops.front().first, 3) + ")") +
-                  ".");
+                  " DDIM steps AFA's attribute accuracy changes by " + signed3(-afa_drop) + "; rank " +
+                  std::to_string(rank) + " of " + std::to_string(drops.size()) +
+                  " by that change (1 = the largest gain or smallest loss: " + drops.front().second + ", " +
+                  signed3(-drops.front().first) + ").");
   }
   return out;
 }

@@ -250,6 +250,11 @@ DemoResult run_demo(const DemoOptions& options) {
   std::mutex bar_mutex;
   int64_t done = 0;
   std::vector<MethodRun> runs(methods.size());
+  // The costliest first (an ensemble runs N U-Nets), so no worker is left with a long method at the end.
+  std::vector<size_t> order(methods.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return methods[a].models.size() > methods[b].models.size(); });
   std::atomic<size_t> next{0};
   std::vector<std::exception_ptr> errors(static_cast<size_t>(jobs));
   auto worker = [&](size_t w) {
@@ -258,7 +263,8 @@ DemoResult run_demo(const DemoOptions& options) {
       ModelCache own(load);
       auto own_classifier = load_classifier(models.classifier);
       own_classifier->eval();
-      for (size_t i = next++; i < methods.size(); i = next++) {
+      for (size_t n = next++; n < methods.size(); n = next++) {
+        const size_t i = order[n];
         runs[i] = run_method(methods[i], own, own_classifier, run_inputs, [&](const std::string& what) {
           std::lock_guard<std::mutex> lock(bar_mutex);
           bar.update(++done, what);
