@@ -49,15 +49,10 @@ AutoMbwResult auto_mbw_weights(const DemoModels& models, ToyClassifier& classifi
   merge::BlockScorer score = [&](const merge::BlockWeights& w) {
     write_chained_mbw(models.experts, w, trial_dir, o.work);
     auto model = pipeline::load_stable_diffusion(trial_dir);
-    if (!noise.defined()) {
+    if (!noise.defined()) {  // seed 0's noise for every prompt
       const int64_t f = model.vae->config().downscale_factor(), c = model.vae->config().latent_channels;
-      const int64_t h = 64 / f;
-      std::vector<torch::Tensor> rows;
-      for (size_t i = 0; i < prompts.size(); ++i) {
-        at::Generator g = pipeline::make_cpu_generator(0);
-        rows.push_back(pipeline::seeded_latents({1, c, h, h}, g));
-      }
-      noise = torch::cat(rows);
+      at::Generator g = pipeline::make_cpu_generator(0);
+      noise = pipeline::seeded_latents({1, c, 64 / f, 64 / f}, g).expand({int64_t(prompts.size()), -1, -1, -1}).contiguous();
     }
     pipeline::SingleUNet denoiser(model.unet);
     auto images = sample_images(denoiser, {&model}, prompts, noise, o.steps, 7.5);

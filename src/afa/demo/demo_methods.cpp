@@ -98,27 +98,24 @@ std::string write_weighted_merge(const std::vector<std::string>& models, const s
 
 std::vector<DemoMethod> demo_methods(const DemoModels& m, const MergedModels& merged) {
   std::vector<DemoMethod> rows;
-  auto single = [](const std::string&) {
-    ensemble::MethodOptions o;
-    o.method = "single";
-    return o;
-  };
+  ensemble::MethodOptions single;
+  single.method = "single";
   for (size_t i = 0; i < m.experts.size(); ++i)
     rows.push_back({"expert-" + m.expert_names[i], "expert " + m.expert_names[i], "base models",
                     "fine-tuned from the base on the '" + m.expert_names[i] + "' subset", {m.experts[i]},
-                    single(m.experts[i])});
-  rows.push_back({"base", "base", "base models", "trained on the whole toy world", {m.base}, single(m.base)});
+                    single});
+  rows.push_back({"base", "base", "base models", "trained on the whole toy world", {m.base}, single});
 
   rows.push_back({"merge-weighted", "weighted merge", "merges", "afa merge: the three experts with equal weights",
-                  {merged.weighted}, single(merged.weighted)});
+                  {merged.weighted}, single});
   rows.push_back({"merge-mbw", "MBW", "merges",
                   std::string("two chained afa merge --block-weights ") + kMbwPreset +
                       " (see demo_methods.h); U-Net blocks " + weights_text(mbw_preset_weights()),
-                  {merged.mbw}, single(merged.mbw)});
+                  {merged.mbw}, single});
   rows.push_back({"merge-auto-mbw", "autoMBW", "merges",
                   "the chained MBW with block weights searched on training prompts by toy fidelity: " +
                       weights_text(merged.auto_mbw_weights),
-                  {merged.auto_mbw}, single(merged.auto_mbw)});
+                  {merged.auto_mbw}, single});
 
   auto ensemble_row = [&](std::string id, std::string label, std::string group, std::string recipe,
                           std::string method, std::string aggregator) {

@@ -42,7 +42,6 @@ class ModelCache {
     }
     return out;
   }
-  void forget(const std::string& path) { models_.erase(path); }
 
  private:
   pipeline::LoadOptions options_;
@@ -291,7 +290,6 @@ DemoResult run_demo(const DemoOptions& options) {
     result.methods.push_back(std::move(run.result));
   }
   bar.finish();
-  for (const auto& p : {merged.weighted, merged.mbw, merged.auto_mbw}) cache.forget(p);
   result.grid = "grid.png";
   io::write_png((fs::path(o.output) / result.grid).string(),
                 image_grid(grid_rows, static_cast<int64_t>(result.prompts.size())));
