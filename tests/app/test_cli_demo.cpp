@@ -72,13 +72,15 @@ TEST(CliDemo, QuickRunReportsEveryMethodWithFiniteMeasuresAndASelfContainedPage)
 }
 
 TEST(CliDemo, BadProtocolAndMissingModelsExitTwoNamingTheProblem) {
-  auto r = run_afa("demo --models /nonexistent/models -o /tmp/afa_never_written");
+  const auto never = (temp_dir("demo_never") / "out").string();
+  auto r = run_afa("demo --models /nonexistent/models -o " + quote(never));
   EXPECT_EQ(r.code, 2) << r.out;
   EXPECT_NE(r.out.find("/nonexistent/models"), std::string::npos) << r.out;
-  r = run_afa("demo --steps 0 -o /tmp/afa_never_written");
+  r = run_afa("demo --steps 0 -o " + quote(never));
   EXPECT_EQ(r.code, 2) << r.out;
   EXPECT_NE(r.out.find("--steps"), std::string::npos) << r.out;
-  EXPECT_FALSE(fs::exists("/tmp/afa_never_written"));
+  EXPECT_FALSE(fs::exists(never));
+  fs::remove_all(fs::path(never).parent_path());
 }
 
 TEST(CliConvert, AggregatorSetToF16FileLoadsTheSameWeightsAndNeverOverwrites) {

@@ -36,7 +36,11 @@ TEST(TextToImage, SeededLatentsMatchTorchGenerator) {
     while (std::getline(ss, part, 'x')) shape.push_back(std::stoll(part));
     auto gen = pipeline::make_cpu_generator(42);
     auto got = pipeline::seeded_latents(shape, gen);
-    EXPECT_TRUE(torch::equal(got, f.get(name))) << name << " max diff " << max_abs_diff(got, f.get(name));
+    // Bit-exact on the machine the goldens came from; libtorch's vectorised normal sampler (AVX2 build:
+    // Sleef log/sincos with FMA) and its scalar one (AVX-512, default) differ by an ulp or two.
+    const auto& ref = f.get(name);
+    EXPECT_TRUE(AllClose(got, ref, 4 * 1.2e-7 * ref.abs().max().item<double>()))
+        << name << " max diff " << max_abs_diff(got, ref);
   }
 }
 

@@ -83,10 +83,11 @@ TEST_P(SchedulerGolden, MatchesDiffusers) {
     else if (c.name == "euler_a") sig = dynamic_cast<schedulers::EulerAncestralDiscreteScheduler&>(*sched).sigmas();
     else sig = dynamic_cast<schedulers::LMSDiscreteScheduler&>(*sched).sigmas();
     ASSERT_EQ(sig.sizes(), sig_ref.sizes());
+    // float32 linspace restarts its base every vector width (8 lanes AVX2, 16 AVX-512): ulps apart by CPU.
     EXPECT_TRUE(torch::allclose(sig, sig_ref, 1e-6, 0)) << sig << "\nvs\n" << sig_ref;
-    EXPECT_TRUE(torch::equal(sig, sig_ref)) << "sigmas not bit-exact (within tolerance, though)";
   }
-  EXPECT_EQ(static_cast<float>(sched->init_noise_sigma()), f.get("init_noise_sigma").item<float>());
+  const double sigma_ref = f.get("init_noise_sigma").item<double>();
+  EXPECT_NEAR(sched->init_noise_sigma(), sigma_ref, 1e-6 * sigma_ref);
 
   torch::Tensor x_init = f.get("x_init");
   torch::Tensor model_outputs = f.get("model_outputs");
@@ -95,7 +96,7 @@ TEST_P(SchedulerGolden, MatchesDiffusers) {
   torch::Tensor noises = f.contains("noises") ? f.get("noises") : torch::Tensor();
 
   torch::Tensor sample = x_init * sched->init_noise_sigma();
-  EXPECT_TRUE(AllClose(sample, f.get("sample_0"), 0));
+  EXPECT_TRUE(AllClose(sample, f.get("sample_0"), 1e-6 * f.get("sample_0").abs().max().item<double>()));
 
   c10::optional<at::Generator> gen;
   if (entry.at("step_kwargs").contains("generator")) {
@@ -108,7 +109,9 @@ TEST_P(SchedulerGolden, MatchesDiffusers) {
     at::Generator check = at::detail::createCPUGenerator(seed);
     for (int64_t i = 0; i < noises.size(0); ++i) {
       torch::Tensor d = torch::randn(x_init.sizes(), check);
-      ASSERT_TRUE(torch::equal(d, noises[i])) << "generator draw " << i << " differs";
+      // An ulp or two by CPU (see tests/pipeline/test_text_to_image.cpp).
+      EXPECT_TRUE(AllClose(d, noises[i], 4 * 1.2e-7 * noises[i].abs().max().item<double>()))
+          << "generator draw " << i << " differs";
     }
   }
 
@@ -177,7 +180,7 @@ TEST(DDPM, AddNoiseMatchesDiffusers) {
   io::SafeTensorsFile f(golden("schedulers/ddpm_add_noise.safetensors"));
   SchedulerConfig cfg = SchedulerConfig::from_json(configs().at("ddpm_add_noise").at("config"));
   schedulers::DDPMScheduler ddpm(cfg);
-  EXPECT_TRUE(AllClose(ddpm.alphas_cumprod(), f.get("alphas_cumprod"), 0));
+  EXPECT_TRUE(torch::allclose(ddpm.alphas_cumprod(), f.get("alphas_cumprod"), 1e-6, 0));
   torch::Tensor noisy = ddpm.add_noise(f.get("x0"), f.get("noise"), f.get("timesteps"));
   EXPECT_TRUE(AllClose(noisy, f.get("noisy"), 1e-6));
   std::printf("[ ddpm_add_noise ] max abs err %.3g (alphas_cumprod max abs err %.3g)\n",

@@ -151,7 +151,8 @@ TEST(TrainStepGolden, BatchGradientIsTheSumOfPerSampleGradients) {
   auto [both, g_both] = run(0, 2);
   auto [first, g_first] = run(0, 1);
   auto [second, g_second] = run(1, 1);
-  EXPECT_TRUE(AllClose(torch::cat({first, second}), both, 1e-6));
+  // Other matrix shapes, other summation orders: ~8 ulps of losses near 1 allowed, relative.
+  EXPECT_TRUE(AllClose(torch::cat({first, second}), both, 1e-5 * both.abs().max().item<double>()));
   double worst = 0, scale = 0;
   for (size_t i = 0; i < params.size(); ++i) {
     worst = std::max(worst, max_abs_diff(g_first[i] + g_second[i], g_both[i]));
