@@ -1,7 +1,8 @@
 // afa train: trains the AFA aggregators of an ensemble (frozen models, trainable SABW aggregators).
-// Exit codes: 0 done, 130 interrupted by Ctrl-C (after saving a checkpoint), 2 bad input.
+// Exit codes: 0 done, 130 interrupted by Ctrl-C or SIGTERM (after saving a checkpoint), 2 bad input.
 #include <iostream>
 
+#include "afa/train/resume_options.h"
 #include "afa/train/trainer.h"
 #include "afa/train/vae_trainer.h"
 #include "afa/util/error.h"
@@ -14,12 +15,15 @@ Run add_train(CLI::App& app) {
   auto quiet = std::make_shared<bool>(false);
   auto vae = std::make_shared<bool>(false);
   auto kl_weight = std::make_shared<double>(1e-6);
-  app.add_option("-m,--model", o->models, "ensemble member: diffusers folder or single file (2 or more)")
-      ->required();
+  app.add_option("-m,--model", o->models,
+                 "ensemble member: diffusers folder or single file (2 or more; with --resume: the checkpoint's)");
   app.add_option("--config", o->config_files, "config for single files: LDM yaml and/or JSON (repeatable)");
-  app.add_option("--data", o->data, "JSON-lines data: {\"image\": path, \"text\": caption} per line")->required();
+  app.add_option("--data", o->data,
+                 "JSON-lines data: {\"image\": path, \"text\": caption} per line (with --resume: the checkpoint's)");
   app.add_option("-o,--output", o->output, "output folder: an aggregator checkpoint (default: the --resume folder)");
-  app.add_option("--resume", o->resume, "continue the training checkpoint in this folder");
+  app.add_option("--resume", o->resume,
+                 "continue the training checkpoint in this folder; options not given are the checkpoint's");
+  app.add_flag("--force", o->force, "--resume with other models (or another order) than the checkpoint's");
   app.add_flag("--unet", o->train_unet,
                "fine-tune the U-Net of one model (-m) instead; OUTPUT/model.safetensors (single-file source) or "
                "OUTPUT/model/ (diffusers folder source) is the whole model");
@@ -65,8 +69,11 @@ Run add_train(CLI::App& app) {
   app.add_option("--master-addr", o->distributed.master_addr, "rank 0's address (default: $MASTER_ADDR or 127.0.0.1)");
   app.add_option("--master-port", o->distributed.master_port, "rank 0's port (default: $MASTER_PORT or 29500)");
   app.add_flag("-q,--quiet", *quiet, "no progress output");
-  return [o, quiet, vae, kl_weight] {
+  return [&app, o, quiet, vae, kl_weight] {
     o->progress = !*quiet;
+    train::fill_from_checkpoint(*o, [&app](const std::string& option) { return app.count(option) > 0; });
+    AFA_CHECK(!o->models.empty(), "give the models with -m (or continue a run with --resume DIR)");
+    AFA_CHECK(!o->data.empty(), "give the training data with --data FILE.jsonl");
     if (*vae) {
       AFA_CHECK(o->models.size() == 1, "--vae trains one model's VAE: give exactly one -m (got ", o->models.size(), ")");
       train::VaeTrainOptions v;

@@ -9,7 +9,7 @@
 #include "afa/io/safetensors.h"
 #include "afa/io/safetensors_writer.h"
 #include "afa/merge/merger.h"
-#include "afa/merge/sha256.h"
+#include "afa/io/sha256.h"
 #include "merge_test_util.h"
 
 namespace afa::merge {
@@ -110,7 +110,7 @@ TEST(Merger, RecipeRoundTripsThroughTheMetadata) {
   EXPECT_EQ(r["alpha"], json::array({0.3}));
   EXPECT_EQ(r["block_map"], "supermerger");
   ASSERT_EQ(r["models"].size(), 2u);
-  const std::string sha_a = sha256_file(tiny_file("A"));
+  const std::string sha_a = io::sha256_file(tiny_file("A"));
   EXPECT_EQ(r["models"][0]["sha256"], sha_a);
   EXPECT_EQ(r["models"][0]["name"], "A.safetensors");
   EXPECT_EQ(r["models"][1]["size"], fs::file_size(tiny_file("B")));
@@ -131,13 +131,13 @@ TEST(Merger, RecipeRoundTripsThroughTheMetadata) {
   merge_to_file(Merger(o2), tmp.file("abc.safetensors"));
   json models2 = json::parse(io::SafeTensorsFile(tmp.file("abc.safetensors")).metadata().at("sd_merge_models"));
   EXPECT_TRUE(models2.contains(sha_a));
-  EXPECT_TRUE(models2[sha256_file(tmp.file("ab.safetensors"))]["sd_merge_recipe"].is_object());
+  EXPECT_TRUE(models2[io::sha256_file(tmp.file("ab.safetensors"))]["sd_merge_recipe"].is_object());
 }
 
 TEST(Merger, Sha256KnownVectors) {
-  EXPECT_EQ(sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-  EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-  EXPECT_EQ(sha256_hex(std::string(1000000, 'a')),
+  EXPECT_EQ(io::sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(io::sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(io::sha256_hex(std::string(1000000, 'a')),
             "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 }
 

@@ -121,6 +121,10 @@ TEST(Trainer, GradientCheckpointingAndBf16AutocastTrainAlike) {
   plain.batch_size = 2;
   plain.max_steps = 2;
   plain.lr = 1e-3;
+  // AdamW's eps 1e-6 (not 1e-8): a gradient that is pure rounding noise (~1e-8, and different with
+  // checkpointing, whose recomputation takes other conv kernels) then moves its weight by ~1e-2 lr
+  // instead of lr times a random sign.
+  plain.eps = 1e-6;
   auto r0 = train::train(plain);
   auto w0 = aggregator_weights(plain.output);
 
@@ -132,7 +136,7 @@ TEST(Trainer, GradientCheckpointingAndBf16AutocastTrainAlike) {
   ck.output = (dir.path / "checkpointed").string();
   ck.gradient_checkpointing = true;
   auto r1 = train::train(ck);
-  EXPECT_NEAR(r1.last_loss, r0.last_loss, 1e-6 * r0.last_loss);
+  EXPECT_NEAR(r1.last_loss, r0.last_loss, 1e-5 * r0.last_loss);
   EXPECT_LT(max_weight_diff(w0, aggregator_weights(ck.output)), 1e-4);
 
   // bfloat16 frozen models under autocast (float32 aggregators): about the same loss, a real update.
@@ -178,7 +182,9 @@ TEST(Trainer, CachedLatentsGiveTheSameFirstEpoch) {
   // Only the VAE's batching differs.
   const double d = max_weight_diff(aggregator_weights(plain.output), aggregator_weights(cached.output));
   std::cerr << "max |plain - cached| weight difference: " << d << "\n";
-  EXPECT_LT(d, 1e-5);
+  // A gradient of pure rounding noise (~1e-8) moves its weight by up to lr*g/eps ~ 1e-5 with either sign:
+  // 1e-4 leaves room for that, ten times below a real difference (lr = 1e-3).
+  EXPECT_LT(d, 1e-4);
 }
 
 TEST(Trainer, UnreadableImagesAreSkippedOnceAndCounted) {
@@ -222,24 +228,32 @@ TEST(Trainer, UnreadableImagesAreSkippedOnceAndCounted) {
   EXPECT_EQ(warnings, 2u) << err_c;
 }
 
+// Ctrl-C and SIGTERM (cluster schedulers, docker stop) both save a checkpoint and stop.
 TEST(Trainer, InterruptSavesACheckpointAndStops) {
-  TempDir dir("train_sigint");
-  auto data = make_synthetic_data(dir.path, 4);
-  auto o = tiny_train_options(data, (dir.path / "out").string());
-  o.batch_size = 2;
-  o.max_steps = 10;
-  o.on_step = [](int64_t step) {
-    if (step == 2) std::raise(SIGINT);
-  };
-  auto r = train::train(o);
-  EXPECT_TRUE(r.interrupted);
-  EXPECT_EQ(r.final_step, 2);
-  EXPECT_EQ(train::load_training_state(o.output).step, 2);
-  EXPECT_EQ(ensemble::load_aggregators(o.output).aggregators.size(), 25u);
-  // The handler is gone again: SIGINT is back to what it was (gtest leaves the default).
-  struct sigaction now {};
-  sigaction(SIGINT, nullptr, &now);
-  EXPECT_EQ(now.sa_handler, SIG_DFL);
+  for (int sig : {SIGINT, SIGTERM}) {
+    SCOPED_TRACE(sig == SIGINT ? "SIGINT" : "SIGTERM");
+    TempDir dir("train_sigint");
+    auto data = make_synthetic_data(dir.path, 4);
+    auto o = tiny_train_options(data, (dir.path / "out").string());
+    o.batch_size = 2;
+    o.max_steps = 10;
+    o.on_step = [sig](int64_t step) {
+      if (step == 2) std::raise(sig);
+    };
+    testing::internal::CaptureStderr();
+    auto r = train::train(o);
+    const std::string err = testing::internal::GetCapturedStderr();
+    EXPECT_TRUE(r.interrupted);
+    EXPECT_EQ(r.final_step, 2);
+    EXPECT_NE(err.find(sig == SIGINT ? "interrupted (SIGINT) at step 2" : "interrupted (SIGTERM) at step 2"),
+              std::string::npos) << err;
+    EXPECT_EQ(train::load_training_state(o.output).step, 2);
+    EXPECT_EQ(ensemble::load_aggregators(o.output).aggregators.size(), 25u);
+    // The handler is gone again: the signal is back to what it was (gtest leaves the default).
+    struct sigaction now {};
+    sigaction(sig, nullptr, &now);
+    EXPECT_EQ(now.sa_handler, SIG_DFL);
+  }
 }
 
 TEST(Trainer, FineTunesOneUNetAndResumesExactly) {

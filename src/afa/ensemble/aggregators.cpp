@@ -200,16 +200,29 @@ void save_aggregators(const AggregatorSet& set, const std::string& path, torch::
   fs::path dst(path);
   fs::path tmp = dst.string() + ".tmp." + std::to_string(::getpid());
   fs::remove_all(tmp);
-  fs::create_directories(tmp);
-  for (size_t i = 0; i < set.aggregators.size(); ++i) {
-    fs::path sub = tmp / ("aggregator_" + std::to_string(i));
-    fs::create_directories(sub);
-    std::map<std::string, torch::Tensor> sd;
-    for (const auto& p : io::state_dict(*set.aggregators[i])) sd.emplace(p.first, p.second.to(torch::kFloat32));
-    io::save_safetensors((sub / "aggregator.safetensors").string(), sd);
-    std::ofstream((sub / "config.json").string()) << set.aggregators[i]->config().to_json().dump();
+  auto write_text = [](const fs::path& file, const std::string& text) {
+    std::ofstream f(file, std::ios::binary | std::ios::trunc);
+    f << text;
+    f.flush();
+    AFA_CHECK(f, file.string(), ": cannot write");
+  };
+  // A failed write (a full disk) removes the partial folder; the destination is untouched until the rename.
+  try {
+    fs::create_directories(tmp);
+    for (size_t i = 0; i < set.aggregators.size(); ++i) {
+      fs::path sub = tmp / ("aggregator_" + std::to_string(i));
+      fs::create_directories(sub);
+      std::map<std::string, torch::Tensor> sd;
+      for (const auto& p : io::state_dict(*set.aggregators[i])) sd.emplace(p.first, p.second.to(torch::kFloat32));
+      io::save_safetensors((sub / "aggregator.safetensors").string(), sd);
+      write_text(sub / "config.json", set.aggregators[i]->config().to_json().dump());
+    }
+    write_text(tmp / "model_config.json", mc.dump());
+  } catch (...) {
+    std::error_code ec;
+    fs::remove_all(tmp, ec);
+    throw;
   }
-  std::ofstream((tmp / "model_config.json").string()) << mc.dump();
   fs::path old = dst.string() + ".old." + std::to_string(::getpid());
   if (fs::exists(dst)) fs::rename(dst, old);
   fs::rename(tmp, dst);

@@ -1,4 +1,4 @@
-#include "afa/merge/sha256.h"
+#include "afa/io/sha256.h"
 
 #include <cerrno>
 #include <cstdio>
@@ -7,7 +7,7 @@
 
 #include "afa/util/error.h"
 
-namespace afa::merge {
+namespace afa::io {
 
 namespace {
 
@@ -120,4 +120,4 @@ std::string sha256_file(const std::string& path) { return hash_range(path, 0, SI
 
 std::string legacy_model_hash(const std::string& path) { return hash_range(path, 0x100000, 0x10000).substr(0, 8); }
 
-}  // namespace afa::merge
+}  // namespace afa::io

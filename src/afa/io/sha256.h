@@ -1,12 +1,13 @@
-// SHA-256 (FIPS 180-4) of files, for the recipe a merge records: A1111 and supermerger name models by
-// the full file's sha256 and by the "legacy" hash of 64 KiB at offset 1 MiB.
+// SHA-256 (FIPS 180-4) of bytes and files: the recipe a merge records (A1111 and supermerger name models
+// by the full file's sha256 and by the "legacy" hash of 64 KiB at offset 1 MiB), the identity of a
+// training run's models and the integrity of its checkpoints.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <string>
 
-namespace afa::merge {
+namespace afa::io {
 
 class Sha256 {
  public:
@@ -28,4 +29,4 @@ std::string sha256_file(const std::string& path);
 // A1111's model_hash: the first 8 hex digits of the sha256 of 0x10000 bytes at offset 0x100000.
 std::string legacy_model_hash(const std::string& path);
 
-}  // namespace afa::merge
+}  // namespace afa::io

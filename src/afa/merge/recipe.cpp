@@ -3,7 +3,7 @@
 #include <filesystem>
 
 #include "afa/merge/merger.h"
-#include "afa/merge/sha256.h"
+#include "afa/io/sha256.h"
 
 namespace afa::merge {
 
@@ -23,8 +23,8 @@ json describe_input(const std::string& path, bool hash) {
   d["size"] = size;
   d["format"] = "ldm-single-file";
   if (hash) {
-    d["sha256"] = sha256_file(path);
-    d["legacy_hash"] = legacy_model_hash(path);
+    d["sha256"] = io::sha256_file(path);
+    d["legacy_hash"] = io::legacy_model_hash(path);
     d["id"] = d["sha256"];
   } else {
     d["id"] = "size:" + std::to_string(size) + ":" + d["name"].get<std::string>();

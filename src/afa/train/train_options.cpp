@@ -1,5 +1,7 @@
 #include "afa/train/train_options.h"
 
+#include <cmath>
+
 #include "afa/util/error.h"
 
 namespace afa::train {
@@ -54,9 +56,14 @@ void check_options(const TrainOptions& o) {
   AFA_CHECK(o.grad_accum >= 1, "--grad-accum must be at least 1 (got ", o.grad_accum, ")");
   AFA_CHECK(o.epochs >= 1 || o.max_steps > 0, "--epochs must be at least 1 (got ", o.epochs, ")");
   AFA_CHECK(o.max_steps >= 0, "--max-steps must be >= 0 (got ", o.max_steps, ")");
+  AFA_CHECK(std::isfinite(o.lr) && o.lr >= 0, "--lr must be a finite number >= 0 (got ", o.lr, ")");
+  AFA_CHECK(std::isfinite(o.weight_decay) && o.weight_decay >= 0, "--weight-decay must be >= 0 (got ",
+            o.weight_decay, ")");
+  AFA_CHECK(o.val_fraction >= 0 && o.val_fraction < 1, "--val-fraction must be in [0, 1) (got ", o.val_fraction, ")");
+  AFA_CHECK(o.resolution >= 8 && o.resolution <= 8192, "--resolution must be in [8, 8192] (got ", o.resolution, ")");
   AFA_CHECK(o.warmup_steps >= 0, "--warmup-steps must be >= 0 (got ", o.warmup_steps, ")");
   AFA_CHECK(o.drop_text >= 0 && o.drop_text <= 1, "--drop-text must be in [0, 1] (got ", o.drop_text, ")");
-  AFA_CHECK(o.max_grad_norm >= 0, "--max-grad-norm must be >= 0 (got ", o.max_grad_norm, ")");
+  AFA_CHECK(std::isfinite(o.max_grad_norm) && o.max_grad_norm >= 0, "--max-grad-norm must be >= 0 (got ", o.max_grad_norm, ")");
   AFA_CHECK(o.save_every >= 0 && o.val_every >= 0, "--save-every and --val-every must be >= 0");
   AFA_CHECK(o.hidden_size >= 1 && o.num_layers >= 1 && o.num_heads >= 1 && o.hidden_size % o.num_heads == 0,
             "--hidden-size must be a positive multiple of --heads and --layers positive (got ", o.hidden_size, ", ",

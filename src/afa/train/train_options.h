@@ -21,6 +21,7 @@ struct TrainOptions {
   std::string data;                       // JSON-lines data file
   std::string output;                     // checkpoint folder (default: the --resume folder)
   std::string resume;                     // checkpoint folder to continue from
+  bool force = false;                     // resume even with other models than the checkpoint's (--force)
 
   // Aggregators (ignored on resume: the checkpoint's are used).
   std::string method = "afa";             // afa | scalar | no-time | no-text | last-block-only

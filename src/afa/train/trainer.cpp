@@ -1,5 +1,6 @@
 #include "afa/train/trainer.h"
 
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -21,6 +22,7 @@
 #include "afa/train/fine_tuned_model.h"
 #include "afa/train/optimizer_step.h"
 #include "afa/train/latent_cache.h"
+#include "afa/train/model_identity.h"
 #include "afa/train/random_streams.h"
 #include "afa/train/run_folder.h"
 #include "afa/train/sample_draw.h"
@@ -419,14 +421,49 @@ std::optional<TrainingState> Trainer::prepare() {
   } else if (dist_.is_main()) {
     check_fresh_output(out_);
   }
-  // Keep what does not decide the order, for the record.
+  // The models' identities: aggregator slot i belongs to model i, so a resume must get the same models
+  // in the same order (or --force).
+  std::vector<ModelIdentity> ids;
+  nlohmann::json ids_json = nlohmann::json::array();
+  if (dist_.is_main()) {
+    for (const auto& m : o_.models) ids.push_back(model_identity(m));
+    for (const auto& id : ids) ids_json.push_back(to_json(id));
+  }
+  if (resumed && dist_.is_main() && resumed->settings.contains("model_identities")) {
+    std::vector<ModelIdentity> was;
+    for (const auto& j : resumed->settings["model_identities"]) was.push_back(identity_from_json(j));
+    const std::string why = identity_mismatch(was, ids, o_.models);
+    AFA_CHECK(why.empty() || o_.force, o_.resume, ": ", why,
+              ". Give the models the checkpoint was trained with, in their order (afa train --resume ", o_.resume,
+              " alone takes them from the checkpoint), or --force to resume with these");
+    if (!why.empty()) std::cerr << "warning: --force: resuming " << o_.resume << " although " << why << "\n";
+  }
+  // Keep what does not decide the order, for the record (and for `afa train --resume OUT` alone).
+  auto absolute = [](const std::string& p) { return fs::absolute(p).lexically_normal().string(); };
   nlohmann::json record = settings_;
-  record["data"] = fs::absolute(o_.data).lexically_normal().string();
-  record["models"] = o_.models;
-  record["method"] = o_.method;
+  record["data"] = absolute(o_.data);
+  std::vector<std::string> models, configs;
+  for (const auto& m : o_.models) models.push_back(absolute(m));
+  for (const auto& c : o_.config_files) configs.push_back(absolute(c));
+  record["models"] = models;
+  record["model_identities"] = ids_json;
+  record["config_files"] = configs;
+  record["train_unet"] = o_.train_unet;
+  // A resumed run keeps its aggregators, so the record keeps their method and shape.
+  const nlohmann::json& was = resumed ? resumed->settings : nlohmann::json::object();
+  record["method"] = was.value("method", o_.method);
+  record["hidden_size"] = was.value("hidden_size", o_.hidden_size);
+  record["num_heads"] = was.value("num_heads", o_.num_heads);
+  record["num_layers"] = was.value("num_layers", o_.num_layers);
+  record["epochs"] = o_.epochs;
+  record["max_steps"] = o_.max_steps;
+  record["save_every"] = o_.save_every;
+  record["val_every"] = o_.val_every;
+  record["cache_latents"] = o_.cache_latents;
   record["lr"] = o_.lr;
   record["weight_decay"] = o_.weight_decay;
   record["warmup_steps"] = o_.warmup_steps;
+  record["max_grad_norm"] = o_.max_grad_norm;
   record["drop_text"] = o_.drop_text;
   record["mixed_precision"] = o_.mixed_precision;
   record["gradient_checkpointing"] = o_.gradient_checkpointing;
@@ -538,7 +575,7 @@ TrainResult Trainer::run() {
   }
 
   // 4. The loop: steps, progress, validation, checkpoints, Ctrl-C.
-  InterruptGuard interrupt;  // Ctrl-C: save and stop after the current step
+  InterruptGuard interrupt;  // Ctrl-C or SIGTERM: save and stop after the current step
   ProgressBar bar("train", std::max<int64_t>(1, total_steps - st.step),
                   o_.progress && main && ProgressBar::stderr_is_terminal());
   elapsed_ = [&bar] { return bar.elapsed_seconds(); };
@@ -574,12 +611,16 @@ TrainResult Trainer::run() {
     stop = dist_.all_reduce_sum(stop);
     if (stop > 0) {
       r.interrupted = true;
+      r.signal = interrupt.signal() == SIGTERM ? "SIGTERM" : "SIGINT";
       break;
     }
   }
   bar.finish();
 
-  // 5. The final validation, checkpoint and summary.
+  // 5. The final validation, checkpoint and summary. Steps without a single readable image changed
+  // nothing: saving them would pass untrained aggregators off as trained.
+  AFA_CHECK(st.step == r.start_step || r.samples > 0, o_.data, ": none of the images of ", st.step - r.start_step,
+            " steps could be read (see the warnings above); nothing was trained and no checkpoint was written");
   if (!r.interrupted && !split_.val.empty() && last_val != st.step && st.step > r.start_step) {
     r.last_val_loss = validate();
     log({{"step", st.step}, {"val_loss", r.last_val_loss}});
@@ -594,7 +635,7 @@ TrainResult Trainer::run() {
 std::string Trainer::summary(const TrainResult& r, double seconds) const {
   std::ostringstream msg;
   if (r.interrupted)
-    msg << "interrupted at step " << r.final_step << "; checkpoint saved to " << out_ << " (continue with --resume "
+    msg << "interrupted (" << r.signal << ") at step " << r.final_step << "; checkpoint saved to " << out_ << " (continue with --resume "
         << out_ << ")";
   else
     msg << "trained steps " << r.start_step << " -> " << r.final_step << " (" << r.samples << " samples, "

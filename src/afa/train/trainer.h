@@ -22,7 +22,8 @@ struct TrainResult {
   double initial_val_loss = -1;           // validation loss before the first step (fresh runs); -1: none
   double last_val_loss = -1;              // -1: no validation
   int64_t skipped_images = 0;             // unreadable images met (whole run, resumed ones included)
-  bool interrupted = false;               // stopped by SIGINT (a checkpoint was saved)
+  bool interrupted = false;               // stopped by SIGINT or SIGTERM (a checkpoint was saved)
+  std::string signal;                     // which one: "SIGINT" or "SIGTERM"
   std::string output;
 };
 

@@ -5,10 +5,12 @@
 
 #include <cerrno>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
 #include "afa/io/safetensors.h"
+#include "afa/io/sha256.h"
 #include "afa/util/error.h"
 #include "afa/util/json_file.h"
 
@@ -31,16 +33,29 @@ void write_text_file(const fs::path& path, const std::string& text) {
 
 }  // namespace
 
-void save_training_checkpoint(const std::string& dir, const std::function<void(const std::string&)>& write_weights,
-                              const TrainingState& state, const std::vector<std::string>& carry) {
-  const fs::path dst = fs::path(dir).lexically_normal();
-  const std::string suffix = "." + std::to_string(::getpid());
-  const fs::path tmp = dst.string() + ".saving" + suffix;
-  const fs::path old = dst.string() + ".old" + suffix;
-  fs::remove_all(tmp);
+namespace {
+
+// Every file of a checkpoint folder with its size and SHA-256, so that a checkpoint damaged on disk
+// (truncated, bytes flipped) is caught on --resume instead of silently used.
+nlohmann::json file_digests(const fs::path& dir) {
+  std::vector<fs::path> files;
+  for (const auto& e : fs::recursive_directory_iterator(dir))
+    if (e.is_regular_file() && e.path().filename() != kStateJson) files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& f : files)
+    out[f.lexically_relative(dir).generic_string()] = {{"size", fs::file_size(f)}, {"sha256", io::sha256_file(f.string())}};
+  return out;
+}
+
+void write_checkpoint_folder(const fs::path& tmp, const std::function<void(const std::string&)>& write_weights,
+                             const TrainingState& state) {
   write_weights(tmp.string());
   AFA_CHECK(fs::is_directory(tmp), tmp.string(), ": the weights were not written");
-
+  std::vector<std::pair<std::string, torch::Tensor>> tensors;
+  tensors.emplace_back("data_order", torch::tensor(state.data_order, torch::kLong));
+  for (const auto& [name, t] : state.optimizer) tensors.emplace_back("optimizer." + name, t);
+  io::save_safetensors((tmp / kStateTensors).string(), tensors, {{"afa_format", kFormat}});
   nlohmann::json j = {{"format", kFormat},
                       {"version", kVersion},
                       {"step", state.step},
@@ -50,13 +65,31 @@ void save_training_checkpoint(const std::string& dir, const std::function<void(c
                       {"skipped_samples", state.skipped_samples},
                       {"settings", state.settings},
                       {"loss_scale", state.loss_scale},
-                      {"loss_scale_clean_steps", state.loss_scale_clean_steps}};
-  std::vector<std::pair<std::string, torch::Tensor>> tensors;
-  tensors.emplace_back("data_order", torch::tensor(state.data_order, torch::kLong));
-  for (const auto& [name, t] : state.optimizer) tensors.emplace_back("optimizer." + name, t);
-  io::save_safetensors((tmp / kStateTensors).string(), tensors, {{"afa_format", kFormat}});
+                      {"loss_scale_clean_steps", state.loss_scale_clean_steps},
+                      {"files", file_digests(tmp)}};
   // The JSON last: a folder with it has everything.
   write_text_file(tmp / kStateJson, j.dump(1) + "\n");
+}
+
+}  // namespace
+
+void save_training_checkpoint(const std::string& dir, const std::function<void(const std::string&)>& write_weights,
+                              const TrainingState& state, const std::vector<std::string>& carry) {
+  const fs::path dst = fs::path(dir).lexically_normal();
+  const std::string suffix = "." + std::to_string(::getpid());
+  const fs::path tmp = dst.string() + ".saving" + suffix;
+  const fs::path old = dst.string() + ".old" + suffix;
+  fs::remove_all(tmp);
+  // A failed write (a full disk, a quota, a read-only folder) leaves the previous checkpoint untouched:
+  // nothing of it moved yet. The partial folder is removed so that it does not fill the disk further.
+  try {
+    write_checkpoint_folder(tmp, write_weights, state);
+  } catch (const std::exception& e) {
+    std::error_code ec;
+    fs::remove_all(tmp, ec);
+    fail(dst.string(), ": saving the checkpoint of step ", state.step, " failed: ", e.what(), "; ",
+         fs::exists(dst / kStateJson) ? "the previous checkpoint is intact" : "no checkpoint was written");
+  }
 
   // What the run keeps beside the checkpoint moves into the new folder, then the folders swap.
   if (fs::exists(dst)) {
@@ -146,6 +179,24 @@ std::vector<std::string> recover_interrupted_save(const std::string& dir_in, con
   return done;
 }
 
+namespace {
+// The files recorded at save time must be there with the same size and SHA-256.
+void verify_files(const std::string& dir, const nlohmann::json& files, const std::string& jpath) {
+  AFA_CHECK(files.is_object(), jpath, ": 'files' must be an object");
+  for (auto it = files.begin(); it != files.end(); ++it) {
+    const fs::path f = fs::path(dir) / it.key();
+    const std::string what = dir + ": the checkpoint is damaged: ";
+    std::error_code ec;
+    AFA_CHECK(fs::is_regular_file(f, ec), what, it.key(), " is missing");
+    const uint64_t size = fs::file_size(f, ec);
+    const uint64_t want = it.value().value("size", uint64_t(0));
+    AFA_CHECK(size == want, what, it.key(), " has ", size, " bytes, ", want, " were written (truncated?)");
+    AFA_CHECK(io::sha256_file(f.string()) == it.value().value("sha256", ""), what, it.key(),
+              " does not have the SHA-256 it was written with (bytes changed on disk); resume from an older copy");
+  }
+}
+}  // namespace
+
 bool has_training_state(const std::string& dir) { return fs::exists(fs::path(dir) / kStateJson); }
 
 TrainingState load_training_state(const std::string& dir) {
@@ -172,6 +223,7 @@ TrainingState load_training_state(const std::string& dir) {
     fail(jpath, ": ", e.what());
   }
   AFA_CHECK(s.step >= 0 && s.epoch >= 0 && s.step_in_epoch >= 0, jpath, ": negative counters");
+  if (j.contains("files")) verify_files(dir, j["files"], jpath);
   AFA_CHECK(fs::exists(tpath), dir, ": ", kStateTensors, " is missing");
   io::SafeTensorsFile f(tpath);
   AFA_CHECK(f.contains("data_order"), tpath, ": no tensor 'data_order'");
