@@ -15,6 +15,7 @@
 #include "afa/pipeline/load_ensemble.h"
 #include "afa/pipeline/text_to_image.h"
 #include "afa/schedulers/samplers.h"
+#include "afa/text/clip_tokenizer.h"
 #include "afa/util/atomic_file.h"
 #include "commands.h"
 #include "options.h"
@@ -55,6 +56,15 @@ uint64_t parse_seed(const std::string& s) {
   return v;
 }
 
+// CLIP reads 75 tokens; the rest of a longer prompt is dropped, as in diffusers. Say so.
+void warn_if_truncated(const text::ClipTokenizer& tok, const std::string& prompt, const char* what) {
+  const auto enc = tok.encode(prompt);
+  if (enc.truncated())
+    std::cerr << "warning: " << what << " has " << enc.n_tokens_untruncated - 2 << " tokens; CLIP reads only the first "
+              << tok.max_length() - 2 << ", the last " << enc.n_tokens_untruncated - enc.n_tokens
+              << " are ignored (afa tokenize shows them)\n";
+}
+
 int run_generate(GenerateArgs a) {
   set_threads(a.threads);
   // 1. Check every argument before any slow work: generation options, sampler, method, aggregators.
@@ -73,6 +83,16 @@ int run_generate(GenerateArgs a) {
   schedulers::make_scheduler(o.sampler, schedulers::SchedulerConfig::from_json(nlohmann::json::object()), {o.eta});
   AFA_CHECK(a.mf_fuse == "above" || a.mf_fuse == "below", "--mf-fuse must be above or below (got '", a.mf_fuse, "')");
   a.method.magicfusion.fuse_above = a.mf_fuse == "above";
+  if (!a.attn.dir.empty()) {
+    std::error_code ec;
+    AFA_CHECK(!fs::exists(a.attn.dir, ec) || fs::is_directory(a.attn.dir, ec), a.attn.dir,
+              ": --attn-maps needs a folder, this is a file");
+    fs::create_directories(a.attn.dir, ec);
+    AFA_CHECK(!ec, a.attn.dir, ": cannot create the --attn-maps folder (", ec.message(), ")");
+    for (int64_t s : a.attn.steps)
+      AFA_CHECK(s >= -o.steps && s < o.steps, "--attn-steps: ", s, " is not a step of this run (0..", o.steps - 1,
+                ", or -1..-", o.steps, " from the end)");
+  }
   a.method.attention_maps = !a.attn.dir.empty();
   ensemble::prepare_method(a.method, a.models.size(), o.cfg_scale);
   std::vector<merge::LoraSpec> loras;
@@ -96,6 +116,12 @@ int run_generate(GenerateArgs a) {
   lo.load.dtype = parse_dtype(a.dtype, lo.load.device);
   auto models = pipeline::load_ensemble(a.models, lo);
   for (auto& m : models.models) merge::bake_loras_into(m, loras, a.configs);  // --lora: into every model
+  const auto n_points = int64_t(models.unets().at(0)->stages().size());
+  for (int64_t b : a.attn.blocks)
+    AFA_CHECK(b >= 0 && b < n_points, "--attn-blocks: ", b, " is not an aggregation point of these U-Nets (0..",
+              n_points - 1, ")");
+  warn_if_truncated(*models.models[0].tokenizer, o.prompt, "the prompt");
+  warn_if_truncated(*models.models[0].tokenizer, o.negative_prompt, "the negative prompt");
 
   // 3. Build the method's denoiser.
   auto denoiser = ensemble::make_denoiser(a.method, models.unets(), o.cfg_scale);

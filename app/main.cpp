@@ -1,8 +1,12 @@
 // afa: ensembles Stable Diffusion models by Adaptive Feature Aggregation.
 // One file per subcommand (cmd_*.cpp); this file parses and maps errors to exit codes:
 // 0 success, 2 bad input (arguments, files, models), 1 anything unexpected.
+#include <c10/util/Exception.h>
+
+#include <filesystem>
 #include <iostream>
 #include <map>
+#include <new>
 
 #include "afa/util/error.h"
 #include "commands.h"
@@ -11,6 +15,9 @@ int main(int argc, char** argv) {
   CLI::App app{"afa: ensemble Stable Diffusion models with Adaptive Feature Aggregation", "afa"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "afa 0.1");
+  // An option given twice takes the last value, as wrapper scripts that append overrides expect
+  // (repeatable options such as -m keep every value). Subcommands inherit this.
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   std::map<CLI::App*, afa::app::Run> runs;
   auto add = [&](const char* name, const char* help, afa::app::Run (*fn)(CLI::App&)) {
     CLI::App* sub = app.add_subcommand(name, help);
@@ -48,6 +55,21 @@ int main(int argc, char** argv) {
     for (auto* sub : app.get_subcommands()) return runs.at(sub)();
   } catch (const afa::Error& e) {
     std::cerr << "error: " << e.what() << "\n";
+    return 2;
+  } catch (const std::filesystem::filesystem_error& e) {
+    // The user's files and folders: permissions, a full disk, a path that is not there.
+    std::cerr << "error: " << e.what() << "\n";
+    return 2;
+  } catch (const c10::Error& e) {
+    // Out of memory is the machine's limit, not a bug; anything else from torch is reported as one,
+    // without the C++ stack trace.
+    const std::string what = e.what_without_backtrace();
+    const bool oom = what.find("can't allocate memory") != std::string::npos ||
+                     what.find("out of memory") != std::string::npos;
+    std::cerr << (oom ? "error: out of memory: " : "internal error: ") << what.substr(0, what.find('\n')) << "\n";
+    return oom ? 2 : 1;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "error: out of memory\n";
     return 2;
   } catch (const std::exception& e) {
     std::cerr << "internal error: " << e.what() << "\n";

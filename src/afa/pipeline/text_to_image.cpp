@@ -2,6 +2,9 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <cmath>
+
+#include "afa/pipeline/memory_estimate.h"
 #include "afa/schedulers/samplers.h"
 #include "afa/util/error.h"
 #include "afa/util/progress.h"
@@ -20,8 +23,11 @@ void validate(const GenerateOptions& o, int64_t vae_factor) {
             "image size ", o.width, "x", o.height, " is impossible: width and height must be positive multiples of ",
             vae_factor);
   AFA_CHECK(o.batch >= 1, "--batch-count must be at least 1 (got ", o.batch, ")");
-  AFA_CHECK(o.cfg_scale >= 0, "--cfg-scale must not be negative (got ", o.cfg_scale, ")");
-  AFA_CHECK(o.eta >= 0, "--eta must not be negative");
+  // Settings past these bounds only overflow into an all-black image.
+  AFA_CHECK(std::isfinite(o.cfg_scale) && o.cfg_scale >= 0 && o.cfg_scale <= 1000,
+            "--cfg-scale must be a number in [0, 1000] (got ", o.cfg_scale, ")");
+  AFA_CHECK(std::isfinite(o.eta) && o.eta >= 0 && o.eta <= 1,
+            "--eta must be in [0, 1] (0: deterministic DDIM, 1: DDPM's noise; got ", o.eta, ")");
 }
 
 std::vector<torch::Tensor> encode_prompts(const std::vector<const StableDiffusion*>& models,
@@ -51,6 +57,11 @@ GenerateResult generate(Denoiser& denoiser, const std::vector<const StableDiffus
   validate(o, f);
   torch::NoGradGuard no_grad;
   const int64_t batch = o.prompts.empty() ? o.batch : static_cast<int64_t>(o.prompts.size());
+  const auto& unet = models[0]->unet;
+  check_memory(estimate_generation_memory(unet->config(), vae->config(), o.height, o.width,
+                                          batch * (o.cfg_scale > 1.0 ? 2 : 1), batch,
+                                          int64_t(c10::elementSize(unet->dtype()))),
+               o.height, o.width, unet->device().is_cpu());
 
   auto scheduler = schedulers::make_scheduler(o.sampler, models[0]->scheduler_config, {o.eta});
   scheduler->set_timesteps(o.steps);
@@ -80,6 +91,11 @@ GenerateResult generate(Denoiser& denoiser, const std::vector<const StableDiffus
     auto noise = denoiser.guided(model_in, scheduler->timestep(i), contexts, cfg ? o.cfg_scale : 1.0)
                      .to(torch::kCPU, torch::kFloat32);
     latents = scheduler->step(noise, i, latents, gen);
+    // NaN or inf never recovers: stop at the step where it appears instead of decoding a black image.
+    AFA_CHECK(torch::isfinite(latents).all().item<bool>(), "step ", i + 1, " of ", n, " (timestep ",
+              scheduler->timestep(i).item<double>(), "): the latents became NaN or infinite; the model weights (NaN or "
+              "overflowing, e.g. in float16: try --dtype bf16 or f32) or the settings (--cfg-scale ",
+              o.cfg_scale, ") make the sampling diverge");
     bar.update(i + 1);
     if (on_step) on_step(i, n, latents);
   }
