@@ -92,7 +92,6 @@ TEST(CliEval, ReportsFidAndIsAsTheLibraryComputesThem) {
   torch::NoGradGuard no_grad;
   metrics::InceptionV3 model;
   metrics::load_inception_weights(model, sd, "formula weights");
-  model->eval();
   auto nchw = [](const torch::Tensor& hwc) { return hwc.permute({2, 0, 1}).unsqueeze(0).contiguous(); };
   std::vector<torch::Tensor> pool_gen, pool_ref, logits;
   for (const auto& g : generated) {

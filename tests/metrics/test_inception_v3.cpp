@@ -163,7 +163,8 @@ TEST(InceptionV3, FormulaWeightsMatchGolden) {
   io::StateDict sd = inception_formula_weights();
   sd.emplace("Mixed_5b.branch1x1.bn.num_batches_tracked", torch::zeros({}, torch::kInt64));  // as in a .pth
   load_inception_weights(model, sd, "formula weights");
-  model->eval();
+  EXPECT_FALSE(model->is_training());  // constructed in evaluation mode
+  EXPECT_FALSE(model->Mixed_7c->branch_pool->bn->is_training());
   const auto& g = io_golden();
   const auto images = test_images();
 

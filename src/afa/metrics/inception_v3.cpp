@@ -35,6 +35,7 @@ InceptionV3Impl::InceptionV3Impl(const InceptionV3Options& o) {
   Mixed_7b = register_module("Mixed_7b", InceptionE(1280, InceptionEPool::kAverageExcludingPadding));
   Mixed_7c = register_module("Mixed_7c", InceptionE(2048, InceptionEPool::kMax));
   fc = register_module("fc", torch::nn::Linear(2048, o.num_classes()));
+  eval();  // an evaluation network: BatchNorm must use the running statistics, never batch statistics
 }
 
 InceptionFeatures InceptionV3Impl::features(const torch::Tensor& input) {
