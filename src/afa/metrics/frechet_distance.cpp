@@ -32,7 +32,9 @@ FrechetTerms frechet_terms(const Gaussian& a, const Gaussian& b) {
   // the principal square roots of the diagonal, i.e. of the eigenvalues. Eigenvalues that rounding pushes
   // negative or complex (a singular product) then add their real parts, as they do in pytorch-fid.
   // pytorch-fid's eps-offset retry is for non-finite sqrtm output; no division happens here, so it
-  // cannot arise (inputs are finite).
+  // cannot arise (inputs are finite). Its ValueError for imaginary parts > 1e-3 on sqrtm's diagonal needs
+  // the matrix itself, which this route never forms: the real part is returned as pytorch-fid would
+  // otherwise do.
   const auto lambda = torch::linalg::eigvals(torch::matmul(s1, s2));
   t.trace_sqrt_product = torch::real(torch::sqrt(lambda)).sum().item<double>();
   t.distance = t.mean_term + t.trace_a + t.trace_b - 2 * t.trace_sqrt_product;
