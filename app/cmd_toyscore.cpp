@@ -6,9 +6,9 @@
 #include <iomanip>
 #include <iostream>
 
-#include "afa/demo/frechet.h"
 #include "afa/demo/toy_classifier_train.h"
 #include "afa/demo/toy_score.h"
+#include "afa/metrics/frechet_distance.h"
 #include "afa/util/atomic_file.h"
 #include "afa/util/error.h"
 #include "afa/util/threads.h"
@@ -81,7 +81,7 @@ int run_score(const ToyScoreArgs& a) {
   if (!a.reference.empty()) {
     const auto ref = demo::load_captioned_images(a.reference);
     const auto ref_out = demo::run_classifier(model, demo::read_images(ref));
-    const double fid = demo::frechet_distance(out.features, ref_out.features);
+    const double fid = metrics::frechet_distance(out.features, ref_out.features);
     report["reference"] = a.reference;
     report["toy_fid"] = fid;
     std::cerr << "toy FID against " << ref.size() << " reference images: " << fid << "\n";

@@ -20,5 +20,6 @@ Run add_toyscore(CLI::App& app);
 Run add_demo(CLI::App& app);
 Run add_convert(CLI::App& app);
 Run add_analyze(CLI::App& app);
+Run add_eval(CLI::App& app);
 
 }  // namespace afa::app

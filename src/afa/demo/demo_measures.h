@@ -13,12 +13,17 @@
 
 #include <nlohmann/json.hpp>
 
-#include "afa/demo/frechet.h"
 #include "afa/demo/toy_classifier.h"
+#include "afa/metrics/frechet_distance.h"
 #include "afa/pipeline/stable_diffusion.h"
 #include "afa/pipeline/text_to_image.h"
 
 namespace afa::demo {
+
+// Toy FID is FID's formula on the toy classifier's features.
+using metrics::fit_gaussian;
+using metrics::frechet_distance;
+using metrics::Gaussian;
 
 struct MeanSe {
   double mean = 0, se = 0;  // se: standard error of the mean (sample sd / sqrt(n))

@@ -1,17 +1,22 @@
-// The Fréchet distance against closed forms.
+// The Fréchet distance against closed forms and pytorch-fid's goldens (golden/metrics case 1).
 #include <gtest/gtest.h>
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
+#include <iostream>
+#include <string>
 
-#include "afa/demo/frechet.h"
+#include "afa/io/safetensors.h"
+#include "afa/metrics/frechet_distance.h"
 #include "afa/util/error.h"
+#include "metrics_golden.h"
 
 namespace afa::test {
 namespace {
 
-using namespace afa::demo;
+using namespace afa::metrics;
 
 torch::Tensor features(int64_t n, int64_t d, uint64_t seed) {
   auto gen = at::detail::createCPUGenerator(seed);
@@ -60,6 +65,52 @@ TEST(Frechet, NonCommutingCovariancesMatchTheTwoByTwoFormula) {
   EXPECT_NEAR(frechet_distance(Gaussian{zero, s1}, Gaussian{one, s2}), expect, 1e-10);
   // Symmetric in its arguments.
   EXPECT_NEAR(frechet_distance(Gaussian{one, s2}, Gaussian{zero, s1}), expect, 1e-10);
+}
+
+// --- pytorch-fid v0.3.0 goldens (calculate_activation_statistics, calculate_frechet_distance) ---
+
+// Relative to the largest entry: mean and covariance as numpy sums them, up to summation order.
+double max_rel(const torch::Tensor& actual, const torch::Tensor& expected) {
+  return max_abs_diff(actual, expected) / expected.abs().max().item<double>();
+}
+
+TEST(FrechetGolden, FitMatchesNumpyMeanAndCov) {
+  afa::io::SafeTensorsFile f(metrics_golden("fid/fid_sets.safetensors"));
+  for (const char* name : {"A64", "B64", "NS1", "NS2", "R1_2048", "R2_2048"}) {
+    SCOPED_TRACE(name);
+    const auto g = fit_gaussian(f.get(name));
+    EXPECT_LE(max_rel(g.mean, f.get(std::string(name) + ".mu")), 1e-13);
+    const std::string sigma = std::string(name) + ".sigma";
+    if (f.contains(sigma)) {
+      EXPECT_LE(max_rel(g.covariance, f.get(sigma)), 1e-13);
+    } else {  // 2048-d: the golden stores the diagonal only
+      EXPECT_LE(max_rel(g.covariance.diagonal(), f.get(sigma + "_diag")), 1e-13);
+    }
+  }
+}
+
+TEST(FrechetGolden, MatchesPytorchFidOnEveryCase) {
+  afa::io::SafeTensorsFile f(metrics_golden("fid/fid_sets.safetensors"));
+  const auto cases = read_json(metrics_golden("fid/fid_cases.json"))["cases"];
+  ASSERT_EQ(cases.size(), 8u);
+  for (const auto& c : cases) {
+    const std::string name = c["name"];
+    SCOPED_TRACE(name);
+    const auto t = frechet_terms(fit_gaussian(f.get(c["set1"].get<std::string>())),
+                                 fit_gaussian(f.get(c["set2"].get<std::string>())));
+    const double fid = c["fid"];
+    // The README's tolerances: sqrtm of a singular product (rank-8 NS sets, rank-99 2048-d sets) sums
+    // rounding noise of its near-zero eigenvalues differently from any other route; full rank is exact.
+    double tol = 1e-8 * std::max(std::abs(fid), 1.0);
+    if (c["dims"] == 2048) tol = 2e-3;
+    else if (name.find("NS") != std::string::npos) tol = 5e-5;
+    EXPECT_NEAR(t.distance, fid, tol);
+    EXPECT_NEAR(t.mean_term, c["mean_term"].get<double>(), 1e-12 * std::max(1.0, c["mean_term"].get<double>()));
+    EXPECT_NEAR(t.trace_a, c["trace_sigma1"].get<double>(), 1e-12 * c["trace_sigma1"].get<double>());
+    EXPECT_NEAR(t.trace_b, c["trace_sigma2"].get<double>(), 1e-12 * c["trace_sigma2"].get<double>());
+    std::cout << "[ golden   ] " << name << ": fid " << t.distance << " vs " << fid << ", |diff| "
+              << std::abs(t.distance - fid) << " (tolerance " << tol << ")\n";
+  }
 }
 
 }  // namespace

@@ -1,0 +1,34 @@
+#include "afa/metrics/metric_weights.h"
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "afa/util/error.h"
+
+namespace fs = std::filesystem;
+
+namespace afa::metrics {
+
+const WeightsFile kFidInceptionWeights{
+    "pt_inception-2015-12-05.safetensors",
+    "pytorch-fid's release pt_inception-2015-12-05-6726825d.pth (https://github.com/mseitzer/pytorch-fid/"
+    "releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth), converted to .safetensors with its "
+    "key names, e.g. in Python: safetensors.torch.save_file(torch.load(PTH), OUT)"};
+
+std::string weights_folder(const std::string& flag) {
+  if (!flag.empty()) return flag;
+  if (const char* env = std::getenv("AFA_WEIGHTS"); env && *env) return env;
+  const char* home = std::getenv("HOME");
+  AFA_CHECK(home && *home, "no weights folder: pass --weights DIR or set $AFA_WEIGHTS (and $HOME is not set)");
+  return (fs::path(home) / ".cache" / "afa" / "weights").string();
+}
+
+std::string require_weights_file(const std::string& folder, const WeightsFile& w, const std::string& needed_by) {
+  const std::string path = (fs::path(folder) / w.file_name).string();
+  std::error_code ec;
+  if (fs::is_regular_file(path, ec)) return path;
+  fail(needed_by, " needs the weights file ", path, ", which ", fs::exists(path, ec) ? "is not a regular file" : "does not exist",
+       ". It is ", w.origin, ". Put it in that folder, or point --weights (or $AFA_WEIGHTS) to the folder holding it.");
+}
+
+}  // namespace afa::metrics
