@@ -33,10 +33,11 @@ struct GenerateArgs {
   ensemble::MethodOptions method;
   std::string mf_fuse = "above";
   ensemble::AttentionMapRequest attn;
-  int64_t steps = 20, width = 512, height = 512, batch = 1;
+  int64_t steps = 20, width = 0, height = 0, batch = 1;  // 0: the model's own size
   std::string seed = "42";
   double cfg = 7.5, eta = 0.0;
   int threads = 0;
+  bool quiet = false;
 };
 
 std::string output_path(const std::string& base, int64_t i) {
@@ -79,7 +80,13 @@ int run_generate(GenerateArgs a) {
   o.height = a.height;
   o.batch = a.batch;
   o.seed = parse_seed(a.seed);
-  pipeline::validate(o, 8);
+  o.progress = !a.quiet;
+  {
+    auto sized = o;  // an unset size is the model's, known after loading
+    if (sized.width == 0) sized.width = 8;
+    if (sized.height == 0) sized.height = 8;
+    pipeline::validate(sized, 8);
+  }
   schedulers::make_scheduler(o.sampler, schedulers::SchedulerConfig::from_json(nlohmann::json::object()), {o.eta});
   AFA_CHECK(a.mf_fuse == "above" || a.mf_fuse == "below", "--mf-fuse must be above or below (got '", a.mf_fuse, "')");
   a.method.magicfusion.fuse_above = a.mf_fuse == "above";
@@ -114,8 +121,15 @@ int run_generate(GenerateArgs a) {
   lo.load.config_files = a.configs;
   lo.load.device = parse_device(a.device);
   lo.load.dtype = parse_dtype(a.dtype, lo.load.device);
+  lo.progress = !a.quiet;
   auto models = pipeline::load_ensemble(a.models, lo);
   for (auto& m : models.models) merge::bake_loras_into(m, loras, a.configs);  // --lora: into every model
+  // No -W/-H: the size the model was trained at, as diffusers does (sample_size x the VAE's factor).
+  const auto& sd0 = models.models.at(0);
+  AFA_CHECK(sd0.vae, a.models.at(0), ": no VAE to decode the images");
+  const int64_t native = sd0.unet->config().sample_size * sd0.vae->config().downscale_factor();
+  if (o.width == 0) o.width = native;
+  if (o.height == 0) o.height = native;
   const auto n_points = int64_t(models.unets().at(0)->stages().size());
   for (int64_t b : a.attn.blocks)
     AFA_CHECK(b >= 0 && b < n_points, "--attn-blocks: ", b, " is not an aggregation point of these U-Nets (0..",
@@ -163,11 +177,12 @@ Run add_generate(CLI::App& app) {
   app.add_option("--eta", a->eta, "DDIM eta (0: deterministic)")->capture_default_str();
   app.add_option("--seed", a->seed, "seed (-1: random); reproduces torch.Generator('cpu').manual_seed")
       ->capture_default_str();
-  app.add_option("-W,--width", a->width, "image width (multiple of 8)")->capture_default_str();
-  app.add_option("-H,--height", a->height, "image height (multiple of 8)")->capture_default_str();
+  app.add_option("-W,--width", a->width, "image width (multiple of 8; default: the model's own size)");
+  app.add_option("-H,--height", a->height, "image height (multiple of 8; default: the model's own size)");
   app.add_option("-b,--batch-count", a->batch, "images per prompt")->capture_default_str();
   app.add_option("-o,--output", a->output, "output PNG (more images: name_1.png, ...)")->capture_default_str();
   app.add_option("--threads", a->threads, "CPU threads (default: all cores)");
+  app.add_flag("-q,--quiet", a->quiet, "no progress output (off a terminal: a line every few seconds)");
   app.add_option("--device", a->device, "cpu or cuda")->capture_default_str();
   app.add_option("--dtype", a->dtype, "f32, f16 or bf16")->capture_default_str();
   app.add_option("--latents-in", a->latents_in, "initial unit-variance latents (safetensors, tensor 'latents')");

@@ -1,5 +1,5 @@
 // End-to-end: outputs are checked before any compute, never replace a device, FIFO or folder, write
-// through symbolic links; --seed takes exactly 0 .. 2^64 - 1 or -1.
+// through symbolic links; --seed takes exactly 0 .. 2^64 - 1 or -1; the default size is the model's.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
@@ -78,6 +78,20 @@ TEST(CliOutputs, SeedsAreExactlyUint64OrMinusOne) {
   EXPECT_FALSE(torch::equal(io::read_image(a), io::read_image(b)));
   auto r = run_afa(generate("-o " + quote(a) + " --seed -1"));
   EXPECT_EQ(r.code, 0) << r.out;
+  fs::remove_all(dir);
+}
+
+// Without -W/-H the image has the model's own size: sample_size 16 x the VAE's factor 8 (4 blocks) = 128,
+// as diffusers' pipeline defaults to unet.config.sample_size * vae_scale_factor.
+TEST(CliOutputs, DefaultSizeIsTheModelsOwn) {
+  const auto dir = temp_dir("outputs_size");
+  const auto png = (dir / "x.png").string();
+  auto r = run_afa("generate -m " + quote(golden("pipelines/A")) + " -p x --steps 1 --threads 1 -q -o " + quote(png));
+  ASSERT_EQ(r.code, 0) << r.out;
+  const auto img = io::read_image(png);
+  EXPECT_EQ(img.size(0), 128);
+  EXPECT_EQ(img.size(1), 128);
+  EXPECT_EQ(r.out.find("sampling"), std::string::npos) << r.out;  // -q: no progress lines
   fs::remove_all(dir);
 }
 

@@ -44,7 +44,7 @@ AutoMbwResult auto_mbw_weights(const DemoModels& models, ToyClassifier& classifi
   const std::string log = (fs::path(o.work) / "auto_mbw_trials.jsonl").string();
   if (o.retrain) fs::remove(log);
 
-  ProgressBar bar("autoMBW search", o.budget, o.progress && ProgressBar::stderr_is_terminal());
+  ProgressBar bar("autoMBW search", o.budget, o.progress);
   int64_t done = 0;
   merge::BlockScorer score = [&](const merge::BlockWeights& w) {
     write_chained_mbw(models.experts, w, trial_dir, o.work);

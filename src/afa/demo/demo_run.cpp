@@ -244,7 +244,6 @@ DemoResult run_demo(const DemoOptions& options) {
   // 3-4. Every method in its own task: sampling at each step count, fidelity, held-out MSE. `jobs` workers
   //      take the methods in turn, each with its own models and classifier (nothing is shared between
   //      threads), so the results do not depend on the scheduling.
-  const int64_t main_steps = o.steps.front();
   ProgressBar bar("sampling", static_cast<int64_t>(methods.size() * o.steps.size()), bars);
   std::mutex bar_mutex;
   int64_t done = 0;

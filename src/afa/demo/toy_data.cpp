@@ -45,7 +45,7 @@ ToyDataSummary write_toy_data(const ToyDataOptions& o) {
   std::string lines[2];  // train, heldout
   std::map<std::string, std::string> subset_lines[2];
   for (const auto& name : subset_names()) subset_lines[0][name], subset_lines[1][name];
-  ProgressBar bar("toydata", o.count + heldout_count, o.progress && ProgressBar::stderr_is_terminal());
+  ProgressBar bar("toydata", o.count + heldout_count, o.progress);
   for (int64_t k = 0; sum.train < o.count || sum.heldout < heldout_count; ++k) {
     const ToyScene scene = sample_scene(scene_seed(o.seed, static_cast<uint64_t>(k)));
     const std::string text = caption(scene);

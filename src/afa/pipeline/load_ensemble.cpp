@@ -32,7 +32,7 @@ LoadedEnsemble load_ensemble(const std::vector<std::string>& paths, const Ensemb
     AFA_CHECK(std::filesystem::exists(p), p, ": no such file or folder (", options.option_name, ")");
   LoadedEnsemble e;
   LoadOptions lo = options.load;
-  ProgressBar bar("loading", int64_t(paths.size()), options.progress && ProgressBar::stderr_is_terminal());
+  ProgressBar bar("loading", int64_t(paths.size()), options.progress);
   for (size_t i = 0; i < paths.size(); ++i) {
     lo.load_vae = i == 0;
     e.models.push_back(load_stable_diffusion(paths[i], lo));

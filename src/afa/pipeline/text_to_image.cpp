@@ -84,7 +84,7 @@ GenerateResult generate(Denoiser& denoiser, const std::vector<const StableDiffus
   latents = latents * scheduler->init_noise_sigma();
 
   const int64_t n = scheduler->num_steps();
-  ProgressBar bar("sampling", n, o.progress && ProgressBar::stderr_is_terminal());
+  ProgressBar bar("sampling", n, o.progress);
   for (int64_t i = 0; i < n; ++i) {
     auto model_in = cfg ? torch::cat({latents, latents}) : latents;
     model_in = scheduler->scale_model_input(model_in, i);

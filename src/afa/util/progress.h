@@ -1,5 +1,6 @@
 // A progress bar for long work (loading, sampling, training): step, rate, ETA and extra fields,
-// redrawn in place on a terminal; on a pipe or file it stays quiet except for a final summary line.
+// redrawn in place on a terminal. On a pipe or file (logs, job schedulers) it writes a plain line every
+// few seconds instead, so that long work shows life there too; work shorter than that writes nothing.
 #pragma once
 
 #include <chrono>
@@ -12,14 +13,17 @@ namespace afa {
 
 class ProgressBar {
  public:
-  // `total` steps of `label`; draws only when enabled (by default: when stderr is a terminal).
-  ProgressBar(std::string label, int64_t total, bool enabled = stderr_is_terminal());
+  // `total` steps of `label`; shows nothing unless enabled (-q turns it off).
+  ProgressBar(std::string label, int64_t total, bool enabled = true);
   static bool stderr_is_terminal();
   ~ProgressBar();
   // Marks `done` steps complete; `extra` is shown after the rate (e.g. "loss 0.123").
   void update(int64_t done, const std::string& extra = "");
   void finish(const std::string& extra = "");
-  bool enabled() const { return enabled_; }
+  // Whether it redraws in place (stderr is a terminal); plain lines otherwise.
+  bool enabled() const { return enabled_ && terminal_; }
+  // Seconds between plain lines (default 5; tests use 0).
+  static void set_plain_interval(double seconds);
   double elapsed_seconds() const;
 
  private:
@@ -27,6 +31,8 @@ class ProgressBar {
   int64_t total_;
   int64_t done_ = 0;
   bool enabled_;
+  bool terminal_;
+  bool printed_plain_ = false;
   bool finished_ = false;
   std::chrono::steady_clock::time_point start_, last_draw_;
 };
