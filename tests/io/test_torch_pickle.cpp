@@ -333,6 +333,12 @@ TEST(TorchPickle, MalformedHandMadeFilesAreErrors) {
                   "not a storage");
   EXPECT_MENTIONS(err_of_file(legacy_file("]}b", {})), "BUILD on a list");
   EXPECT_MENTIONS(err_of_file(legacy_file(dict({{"w", glob("torch", "FloatStorage") + ")R"}}), {})), "persistent id");
+  // One big list passed to OrderedDict again and again: stopped by the copy budget, not quadratic.
+  std::string again = "](";
+  for (int i = 0; i < 10000; ++i) again += "NN\x86";
+  again += "eq\x01" + glob("collections", "OrderedDict") + "q\x02";
+  for (int i = 0; i < 1000; ++i) again += "h\x02h\x01\x85R0";
+  EXPECT_MENTIONS(err_of_file(legacy_file(again + "}", {})), "copies more than");
   // Not a checkpoint at all, an empty file, a tar archive.
   EXPECT_MENTIONS(err_of_file("PK"), "not a torch.save checkpoint");
   EXPECT_MENTIONS(err_of_file(""), "empty file");
@@ -429,6 +435,7 @@ TEST(TorchPickle, FlippedBytesAreErrorsOrHarmless) {
       EXPECT_MENTIONS(err, tmp / "f.ckpt");
     }
   }
+  RecordProperty("legacy_flips", std::to_string(errors) + " errors of " + std::to_string(tried));
   EXPECT_GT(errors, tried / 2);  // most flips hit structure, not a key's letters
   // The zip directory: flips there are errors or harmless too.
   for (size_t at = zip.size() - 100000; at < zip.size(); at += 3001) {
@@ -439,5 +446,41 @@ TEST(TorchPickle, FlippedBytesAreErrorsOrHarmless) {
       TorchPickleFile f(tmp / "f.ckpt");
       for (const auto& n : f.names()) f.get(n).sum();
     });
+  }
+}
+
+TEST(TorchPickle, DiffusersFolderWithPickleBinComponents) {
+  // pipelines/A with its U-Net and text encoder re-stored as torch.save zips (diffusion_pytorch_model.bin,
+  // transformers' pytorch_model.bin): the folder loads to the same weights.
+  Tmp tmp;
+  const fs::path dir = tmp / "A";
+  fs::copy(golden("pipelines/A"), dir, fs::copy_options::recursive);
+  auto to_bin = [&](const std::string& from, const std::string& to) {
+    auto tensors = load_safetensors((dir / from).string());
+    std::vector<std::pair<std::string, std::string>> entries, kv;
+    int k = 0;
+    for (const auto& [name, t] : tensors) {
+      ASSERT_TRUE(t.scalar_type() == torch::kFloat32 || t.scalar_type() == torch::kInt64) << name;
+      const std::string key = std::to_string(k++);
+      auto c = t.contiguous();
+      kv.emplace_back(name, tensor(key, c.numel(), 0, c.sizes().vec(), c.strides().vec(), false,
+                                   t.scalar_type() == torch::kInt64 ? "LongStorage" : "FloatStorage"));
+      entries.emplace_back("archive/data/" + key,
+                           std::string(static_cast<const char*>(c.data_ptr()), c.numel() * c.element_size()));
+    }
+    entries.insert(entries.begin(), {"archive/data.pkl", pickle(glob("collections", "OrderedDict") + ")R" + dict(kv).substr(1))});
+    fs::remove(dir / from);
+    write_bytes((dir / to).string(), zip_file(entries));
+  };
+  to_bin("unet/diffusion_pytorch_model.safetensors", "unet/diffusion_pytorch_model.bin");
+  to_bin("text_encoder/model.safetensors", "text_encoder/pytorch_model.bin");
+  Checkpoint ref = load_checkpoint(golden("pipelines/A"));
+  Checkpoint ck = load_checkpoint(dir.string());
+  EXPECT_EQ(ck.unet.source, (dir / "unet/diffusion_pytorch_model.bin").string());
+  EXPECT_EQ(ck.text_encoder.source, (dir / "text_encoder/pytorch_model.bin").string());
+  for (Component c : {Component::UNet, Component::VAE, Component::TextEncoder}) {
+    SCOPED_TRACE(component_name(c));
+    ASSERT_EQ(ck.component(c).tensors.size(), ref.component(c).tensors.size());
+    for (const auto& [n, t] : ref.component(c).tensors) EXPECT_TRUE(same_bits(ck.component(c).tensors.at(n), t)) << n;
   }
 }

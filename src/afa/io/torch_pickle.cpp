@@ -87,6 +87,15 @@ struct TorchPickleParser {
   std::map<std::string, size_t> storage_by_key;      // persistent-id key -> storages_ index
   std::vector<TorchPickleFile::Entry> tensors;       // tensor handle -> description
   std::function<uint64_t(const std::string& key, int64_t numel, torch::ScalarType)> locate;  // zip only
+  uint64_t copied = 0;  // elements the calls below copied out of existing containers
+
+  // A call copies a container the pickle may pass again and again (a few bytes per call): bounding the
+  // total keeps a hostile pickle from taking quadratic time and memory (a state dict copies nothing:
+  // torch.save fills its OrderedDict with SETITEMS).
+  void copying(size_t n) {
+    copied += n;
+    if (copied > (uint64_t(1) << 22)) bad("pickle copies more than 2^22 container elements; not a state dict");
+  }
 
   [[noreturn]] void bad(const std::string& what) const { fail(where, ": ", what); }
 
@@ -167,8 +176,9 @@ struct TorchPickleParser {
     e.info.dtype = dtype_name(st.dtype);
     // The last element's index: offset + sum (size-1)*stride, computed without overflow.
     if (e.storage_offset < 0) bad("negative storage offset");
-    uint64_t last = static_cast<uint64_t>(e.storage_offset), numel = 1;
     const uint64_t limit = uint64_t(1) << 62;
+    if (static_cast<uint64_t>(e.storage_offset) > limit) bad("storage offset overflows");
+    uint64_t last = static_cast<uint64_t>(e.storage_offset), numel = 1;
     for (size_t d = 0; d < e.stride.size(); ++d) {
       if (e.info.shape[d] < 0 || e.stride[d] < 0) bad("negative tensor size or stride");
       const auto n = static_cast<uint64_t>(e.info.shape[d]), s2 = static_cast<uint64_t>(e.stride[d]);
@@ -202,6 +212,7 @@ struct TorchPickleParser {
       PickleRef d = m.make(Kind::Dict);
       if (a.items.empty()) return d;
       if (a.items.size() != 1 || a.items[0]->kind != Kind::List) bad("OrderedDict of " + describe(a));
+      copying(a.items[0]->items.size());
       for (const auto& p : a.items[0]->items) {
         if ((p->kind != Kind::Tuple && p->kind != Kind::List) || p->items.size() != 2)
           bad("OrderedDict item is a " + describe(*p) + ", not a pair");
@@ -221,6 +232,7 @@ struct TorchPickleParser {
       if (a.items.size() != 2 || a.items[0]->kind != Kind::String || a.items[1]->kind != Kind::String ||
           (a.items[1]->s != "latin1" && a.items[1]->s != "latin-1") || !utf8_to_latin1(a.items[0]->s, b->s))
         bad("_codecs.encode is only read for latin-1 bytes values");
+      copying(b->s.size());
       return b;
     }
     if (name == "__builtin__.set" || name == "builtins.set" || name == "torch.Size") {
@@ -229,6 +241,7 @@ struct TorchPickleParser {
       if (a.items.size() == 1) {
         const PickleValue& x = *a.items[0];
         if (x.kind != Kind::List && x.kind != Kind::Tuple && x.kind != Kind::Set) bad(name + " of a " + describe(x));
+        copying(x.items.size());
         r->items = x.items;
       }
       return r;
