@@ -2,7 +2,6 @@
 
 #include <torch/torch.h>
 
-#include <cctype>
 #include <filesystem>
 #include <cstring>
 #include <fstream>
@@ -15,7 +14,6 @@
 #include "afa/io/config_from_weights.h"
 #include "afa/io/sd15.h"
 #include "afa/io/safetensors.h"
-#include "afa/io/torch_pickle.h"
 #include "afa/io/weights_file.h"
 #include "afa/util/error.h"
 #include "afa/util/json_file.h"
