@@ -293,6 +293,28 @@ TEST(TorchPickle, HandMadeLegacyAndZipFiles) {
   }
 }
 
+TEST(TorchPickle, LightningStyleCheckpointLoads) {
+  // What training checkpoints carry beside the weights: a Parameter, the state dict's _metadata (BUILD),
+  // the ModelCheckpoint callback keyed by its class with a numpy scalar inside, bytes via _codecs.
+  Tmp tmp;
+  const std::string param = glob("torch._utils", "_rebuild_parameter") + "(" + tensor("0", 3, 0, {3}, {1}, false) +
+                            "\x88" + glob("collections", "OrderedDict") + ")Rt" + "R";
+  const std::string sd = glob("collections", "OrderedDict") + ")R" + "(" + str("w") + param + "u" +
+                         dict({{"_metadata", dict({{"", dict({{"version", num(1)}})}})}}) + "b";
+  const std::string dtype = glob("numpy", "dtype") + "(" + str("f8") + "\x89\x88tR" + "(" + num(3) + str("<") +
+                            "NNN" + num(-1) + num(-1) + num(0) + "tb";
+  const std::string score = glob("numpy.core.multiarray", "scalar") + "(" + dtype + "C\x08" + std::string(8, '\0') + "tR";
+  const std::string callbacks = "}(" + glob("pytorch_lightning.callbacks.model_checkpoint", "ModelCheckpoint") +
+                                dict({{"best_model_score", score}, {"dirpath", str("/x")}}) + "u";
+  const std::string top = dict({{"epoch", num(6)}, {"global_step", num(470000)}, {"state_dict", sd},
+                                {"callbacks", callbacks}, {"hparams", glob("__builtin__", "set") + "(](" + num(1) + "etR"}});
+  write_bytes(tmp / "l.ckpt", zip_file({{"l/data.pkl", pickle(top)}, {"l/data/0", floats({4, 5, 6})}}));
+  TorchPickleFile f(tmp / "l.ckpt");
+  EXPECT_EQ(f.names(), std::vector<std::string>{"w"});
+  EXPECT_TRUE(torch::equal(f.get("w"), torch::tensor({4.f, 5.f, 6.f})));
+  EXPECT_FALSE(f.get("w").requires_grad());
+}
+
 TEST(TorchPickle, MalformedHandMadeFilesAreErrors) {
   Tmp tmp;
   auto err_of_file = [&](const std::string& bytes, const char* ext = ".ckpt") {
