@@ -1,7 +1,8 @@
 // afa convert: re-store a checkpoint in another dtype or format without changing what it computes.
 //   aggregators  an aggregator checkpoint (official folder or our .safetensors) -> either layout; --dtype
 //                applies to the single file (F16 halves a shipped set; loading casts back to float32);
-//   models       a diffusers folder or LDM single file -> either, through afa merge's one-model path.
+//   models       a diffusers folder or LDM single file (.safetensors, or a .ckpt/.pt/.pth pickle read
+//                without running it) -> either, through afa merge's one-model path.
 #include <filesystem>
 #include <iostream>
 
@@ -38,7 +39,7 @@ Run add_convert(CLI::App& app) {
   auto input = std::make_shared<std::string>();
   auto output = std::make_shared<std::string>();
   auto dtype = std::make_shared<std::string>("f32");
-  app.add_option("input", *input, "aggregator checkpoint or model (folder or .safetensors)")->required();
+  app.add_option("input", *input, "aggregator checkpoint or model (folder, .safetensors or pickled .ckpt/.pt/.pth)")->required();
   app.add_option("-o,--output", *output, "output: a .safetensors file, or a folder")->required();
   app.add_option("--dtype", *dtype, "f32, f16 or bf16")->capture_default_str();
   return [=] {

@@ -165,7 +165,7 @@ int run_generate(GenerateArgs a) {
 
 Run add_generate(CLI::App& app) {
   auto a = std::make_shared<GenerateArgs>();
-  app.add_option("-m,--model", a->models, "diffusers folder or single-file .safetensors (repeatable)")->required();
+  app.add_option("-m,--model", a->models, "diffusers folder or single file (.safetensors or .ckpt/.pt/.pth) (repeatable)")->required();
   app.add_option("--config", a->configs, "config for single files: LDM yaml and/or JSON (repeatable)");
   app.add_option("--lora", a->loras, "kohya LoRA/LoCon FILE[:weight] baked into every -m model at load (repeatable)");
   app.add_option("-p,--prompt", a->prompt, "the prompt")->required();

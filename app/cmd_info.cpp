@@ -74,7 +74,7 @@ int run_info(const InfoArgs& a) {
 
 Run add_info(CLI::App& app) {
   auto a = std::make_shared<InfoArgs>();
-  app.add_option("path", a->path, "diffusers folder or single-file .safetensors")->required();
+  app.add_option("path", a->path, "diffusers folder or single file (.safetensors or pickled .ckpt/.pt/.pth)")->required();
   app.add_option("--config", a->configs,
                  "config for a single file: LDM yaml and/or JSON (repeatable; see README)");
   app.add_flag("--json", a->json, "print everything as one JSON object");

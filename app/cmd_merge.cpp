@@ -158,7 +158,7 @@ int run_merge(const MergeArgs& a) {
 Run add_merge(CLI::App& app) {
   auto a = std::make_shared<MergeArgs>();
   app.add_option("-m,--model", a->models,
-                 "model to merge (repeatable, first = A): LDM .safetensors file or diffusers folder")->required();
+                 "model to merge (repeatable, first = A): LDM .safetensors or .ckpt/.pt/.pth file, or diffusers folder")->required();
   app.add_option("-o,--output", a->output,
                  "output .safetensors (LDM naming), or a new folder with --format diffusers; written atomically")->required();
   app.add_option("--format", a->format, "ldm (single file, default) or diffusers (folder)");

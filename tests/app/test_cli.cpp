@@ -67,6 +67,39 @@ TEST(Cli, InfoDescribesFolderAndSingleFile) {
   EXPECT_EQ(j["configs"]["unet"]["attention_head_dim"], 8);
 }
 
+TEST(Cli, PickleCheckpointsInfoConvertAndRefusal) {
+  // afa info reads a .ckpt as it reads the .safetensors it was made from.
+  auto s = run_afa("info --json " + tiny_configs() + quote(golden("ckpt/A_legacy.ckpt")));
+  ASSERT_EQ(s.code, 0) << s.out;
+  auto j = nlohmann::json::parse(s.out);
+  EXPECT_EQ(j["format"], "ldm-single-file");
+  EXPECT_EQ(j["dtype"], "F16");
+  // afa convert writes the safetensors file to keep: A's tensors, bit for bit.
+  auto dir = temp_dir("ckpt_convert");
+  const auto out = (dir / "A.safetensors").string();
+  auto r = run_afa("convert " + quote(golden("ckpt/A_f16.ckpt")) + " -o " + quote(out) + " --dtype f16");
+  ASSERT_EQ(r.code, 0) << r.out;
+  io::SafeTensorsFile got(out), want(golden("pipelines/A.safetensors"));
+  size_t same = 0;
+  for (const auto& n : want.names()) {
+    if (!got.contains(n)) continue;
+    EXPECT_TRUE(torch::equal(got.get(n), want.get(n))) << n;
+    ++same;
+  }
+  EXPECT_GT(same, 900u);
+  // A hostile pickle: exit 2 naming the call, and nothing ran.
+  std::remove("/tmp/afa-ckpt-pwned");
+  r = run_afa("info " + quote(golden("ckpt/evil_os_system.ckpt")));
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find("forbidden global 'posix.system'"), std::string::npos) << r.out;
+  r = run_afa("merge -m " + quote(golden("ckpt/evil_os_system.ckpt")) + " -m " + quote(golden("pipelines/B.safetensors")) +
+              " -o " + quote((dir / "m.safetensors").string()));
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find("posix.system"), std::string::npos) << r.out;
+  EXPECT_FALSE(std::filesystem::exists("/tmp/afa-ckpt-pwned"));
+  std::filesystem::remove_all(dir);
+}
+
 TEST(Cli, Ddim10ReproducesDiffusersWithParametersInThePng) {
   auto dir = temp_dir("ddim10");
   auto png = (dir / "a.png").string(), lat = (dir / "lat.safetensors").string();

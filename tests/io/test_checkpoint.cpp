@@ -354,7 +354,7 @@ TEST(CheckpointErrors, NotACheckpoint) {
   std::ofstream(tmp / "model.ckpt") << "PK";
   err = error_of([&] { load_checkpoint(tmp / "model.ckpt"); });
   EXPECT_MENTIONS(err, "model.ckpt");
-  EXPECT_MENTIONS(err, "safetensors");
+  EXPECT_MENTIONS(err, "not a torch.save checkpoint");
 
   err = error_of([&] { load_checkpoint(tmp / "absent.safetensors"); });
   EXPECT_MENTIONS(err, "absent.safetensors");

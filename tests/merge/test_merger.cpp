@@ -243,6 +243,34 @@ TEST(Merger, FolderAndSingleFileMergeAlike) {
   EXPECT_EQ(mf.inputs()[0]->format(), "diffusers");
 }
 
+TEST(Merger, PickleCheckpointsMergeLikeSafetensors) {
+  // The golden .ckpt files hold A.safetensors' tensors: as inputs they must give the same merge, and a
+  // one-input merge (what afa convert runs) must give back A's tensors exactly.
+  auto y = merge_in_memory(Merger(two(0.3)));
+  for (const char* name : {"A_f16.ckpt", "A_legacy.ckpt"}) {
+    SCOPED_TRACE(name);
+    MergeOptions o = two(0.3);
+    o.models[0] = golden(std::string("ckpt/") + name);
+    Merger m(o);
+    EXPECT_EQ(m.inputs()[0]->format(), "ldm-single-file");
+    auto x = merge_in_memory(m);
+    ASSERT_EQ(x.size(), y.size());
+    for (const auto& [k, t] : x) EXPECT_TRUE(bit_equal(t, y.at(k))) << k;
+  }
+  MergeOptions one;
+  one.models = {golden("ckpt/A_f16.ckpt")};
+  one.hash_inputs = false;
+  auto conv = merge_in_memory(Merger(one));
+  io::SafeTensorsFile a(tiny_file("A"));
+  size_t same = 0;
+  for (const auto& [k, t] : conv) {
+    if (!a.contains(k)) continue;
+    EXPECT_TRUE(bit_equal(t, a.get(k))) << k;
+    ++same;
+  }
+  EXPECT_GT(same, 900u);
+}
+
 TEST(SafeTensorsWriter, StreamsAndLeavesNothingWhenAbandoned) {
   TempDir tmp("writer");
   const std::string path = tmp.file("w.safetensors");

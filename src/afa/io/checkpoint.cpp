@@ -2,7 +2,6 @@
 
 #include <torch/torch.h>
 
-#include <cctype>
 #include <filesystem>
 #include <cstring>
 #include <fstream>
@@ -15,6 +14,7 @@
 #include "afa/io/config_from_weights.h"
 #include "afa/io/sd15.h"
 #include "afa/io/safetensors.h"
+#include "afa/io/weights_file.h"
 #include "afa/util/error.h"
 #include "afa/util/json_file.h"
 
@@ -66,7 +66,7 @@ class Problems {
 
 // One stored tensor, wherever it lives.
 struct Stored {
-  const SafeTensorsFile* file;
+  const WeightsFile* file;
   std::string name;  // as stored
   const TensorInfo* info;
 };
@@ -117,12 +117,6 @@ std::string dtype_summary(const Checkpoint& ck) {
   return s;
 }
 
-bool is_pickle_name(const std::string& path) {
-  std::string e = fs::path(path).extension().string();
-  for (auto& ch : e) ch = char(std::tolower(static_cast<unsigned char>(ch)));
-  return e == ".ckpt" || e == ".pt" || e == ".pth" || e == ".bin" || e == ".pkl";
-}
-
 // ---------------------------------------------------------------------------------------------
 // Single files
 
@@ -131,7 +125,7 @@ Checkpoint load_single_file(const std::string& path, const std::vector<std::stri
   ck.path = path;
   ck.format = "ldm-single-file";
   ck.components = components;
-  auto file = std::make_shared<SafeTensorsFile>(path);
+  auto file = open_weights_file(path);  // safetensors, or a pickle read without running it
 
   // Index the keys by their canonical LDM names, dropping what no model uses.
   std::map<std::string, Stored> stored;
@@ -197,13 +191,13 @@ Checkpoint load_single_file(const std::string& path, const std::vector<std::stri
 // Diffusers folders
 
 // The weights of one component folder: plain, fp16 variant, or sharded with an index.
-std::vector<std::shared_ptr<SafeTensorsFile>> open_component_weights(const fs::path& dir, const std::string& stem,
-                                                                     std::string& source) {
+std::vector<std::shared_ptr<WeightsFile>> open_component_weights(const fs::path& dir, const std::string& stem,
+                                                                 std::string& source) {
   for (const std::string variant : {"", ".fp16"}) {
     fs::path single = dir / (stem + variant + ".safetensors");
     if (fs::is_regular_file(single)) {
       source = single.string();
-      return {std::make_shared<SafeTensorsFile>(single.string())};
+      return {open_weights_file(single.string())};
     }
     fs::path index = dir / (stem + variant + ".safetensors.index.json");
     if (fs::is_regular_file(index)) {
@@ -214,21 +208,24 @@ std::vector<std::shared_ptr<SafeTensorsFile>> open_component_weights(const fs::p
         if (!it.value().is_string()) fail(index.string(), ": weight_map value of ", it.key(), " is not a file name");
         shards.insert(it.value().get<std::string>());
       }
-      std::vector<std::shared_ptr<SafeTensorsFile>> out;
-      for (const auto& s : shards) out.push_back(std::make_shared<SafeTensorsFile>((dir / s).string()));
+      std::vector<std::shared_ptr<WeightsFile>> out;
+      for (const auto& s : shards) out.push_back(open_weights_file((dir / s).string()));
       source = index.string();
       return out;
     }
   }
-  for (const char* pickle : {".bin", ".fp16.bin"}) {
-    fs::path p = dir / (stem + pickle);
-    if (stem == "diffusion_pytorch_model" || stem == "model") {
-      if (fs::is_regular_file(p) || fs::is_regular_file(dir / ("pytorch_model" + std::string(pickle)))) {
-        fail(dir.string(), ": only pickle (.bin) weights; they are not supported (they can run code): convert them to .safetensors");
-      }
+  // Older folders ship torch.save pickles (transformers names them pytorch_model.bin): the safe reader.
+  const std::string bin_stem = stem == "model" ? "pytorch_model" : stem;
+  for (const std::string variant : {"", ".fp16"}) {
+    fs::path bin = dir / (bin_stem + variant + ".bin");
+    if (fs::is_regular_file(bin)) {
+      source = bin.string();
+      return {open_weights_file(bin.string())};
     }
+    if (fs::is_regular_file(dir / (bin_stem + variant + ".bin.index.json")))
+      fail(dir.string(), ": sharded pickle (.bin) weights are not supported; convert them to .safetensors");
   }
-  fail(dir.string(), ": no ", stem, ".safetensors (nor its .fp16 variant or a sharded index)");
+  fail(dir.string(), ": no ", stem, ".safetensors (nor its .fp16 variant, a sharded index or a ", bin_stem, ".bin)");
 }
 
 // Names older diffusers versions gave the VAE's attention.
@@ -316,11 +313,7 @@ Checkpoint load_folder(const std::string& path, unsigned components) {
 std::string checkpoint_format(const std::string& path) {
   if (fs::is_directory(path)) return "diffusers";
   if (!fs::exists(path)) fail(path, ": no such file or folder");
-  if (is_pickle_name(path)) {
-    fail(path, ": pickle checkpoints (.ckpt/.pt/.bin) are not supported because loading them can run code; "
-         "convert it to .safetensors");
-  }
-  return "ldm-single-file";
+  return "ldm-single-file";  // .safetensors, or a pickle (.ckpt/.pt/.pth) with the same keys
 }
 
 Checkpoint load_checkpoint(const std::string& path, const std::vector<std::string>& config_files, unsigned components) {

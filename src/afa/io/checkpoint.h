@@ -1,6 +1,8 @@
 // Loading a Stable Diffusion checkpoint: a diffusers folder (model_index.json, unet/, vae/,
 // text_encoder/, tokenizer/, scheduler/) or an LDM single file (.safetensors as CivitAI ships them,
-// model.diffusion_model.* / first_stage_model.* / cond_stage_model.transformer.*).
+// or a torch.save pickle .ckpt/.pt/.pth; model.diffusion_model.* / first_stage_model.* /
+// cond_stage_model.transformer.*). Pickles are read by torch_pickle.h's reader, which never runs
+// code and refuses any pickle that would (it names the global it calls).
 //
 // Either way the result holds each model's diffusers config and its weights under diffusers names,
 // in the stored dtype (zero-copy views of the mapped file where possible), validated strictly against
@@ -43,11 +45,13 @@ struct Checkpoint {
 // Loads the components in `components` (ComponentMask bits; the others stay empty and unread, so
 // e.g. an ensemble can take only the U-Net of a file). `config_files` apply to single files only
 // (see model_config.h); without them, model.yaml beside model.safetensors is used if present.
-// .ckpt / .pt / .bin pickles are refused (they can run code); convert them to safetensors.
+// A pickle single file (.ckpt / .pt / .pth) loads exactly as a .safetensors one with the same tensors;
+// a folder's component may be a pickle .bin where it has no .safetensors.
 Checkpoint load_checkpoint(const std::string& path, const std::vector<std::string>& config_files = {},
                            unsigned components = kAllComponents);
 
-// "diffusers" for a folder, "ldm-single-file" for a file; throws afa::Error when it is neither.
+// "diffusers" for a folder, "ldm-single-file" for a file (safetensors or pickle); throws afa::Error
+// when it is neither.
 std::string checkpoint_format(const std::string& path);
 
 }  // namespace afa::io

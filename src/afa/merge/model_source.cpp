@@ -25,7 +25,17 @@ struct ModelSource::Mapping {
 
 ModelSource::ModelSource(const std::string& path) : path_(path) {
   format_ = io::checkpoint_format(path);
-  if (format_ == "ldm-single-file") {
+  if (format_ == "ldm-single-file" && io::is_pickle_name(path)) {
+    pickle_ = std::make_shared<io::TorchPickleFile>(path);  // validates the structure; runs nothing
+    for (const auto& name : pickle_->names()) {
+      if (name.rfind("model_ema.", 0) == 0) continue;
+      std::string key = io::canonical_ldm_name(name);
+      const auto& info = pickle_->info(name);
+      if (!index_.emplace(key, Entry{name, 0, 0, info.shape, io::dtype_from_name(info.dtype), {}}).second)
+        fail(path, ": key '", name, "' appears twice (with and without text_model.)");
+      keys_.push_back(key);
+    }
+  } else if (format_ == "ldm-single-file") {
     file_ = std::make_shared<io::SafeTensorsFile>(path);  // validates the header and the offsets
     map_ = std::make_shared<Mapping>();
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -47,6 +57,8 @@ ModelSource::ModelSource(const std::string& path) : path_(path) {
         fail(path, ": key '", name, "' appears twice (with and without text_model.)");
       keys_.push_back(key);
     }
+  }
+  if (format_ == "ldm-single-file") {
     bool any = false;
     for (const auto& k : keys_) any = any || io::ldm_component(k).has_value();
     AFA_CHECK(any, path, ": not an LDM single-file checkpoint: no model.diffusion_model.*, first_stage_model.* or "
@@ -74,6 +86,7 @@ const ModelSource::Entry& ModelSource::at(const std::string& key) const {
 
 torch::Tensor ModelSource::get(const std::string& key) const {
   const Entry& e = at(key);
+  if (pickle_) return pickle_->get(e.stored);
   if (!map_) return e.tensor;
   auto opts = torch::TensorOptions().dtype(e.dtype);
   if (e.end == e.begin) return torch::empty(e.shape, opts);

@@ -1,7 +1,8 @@
 // One input of a merge: its tensors under LDM single-file names, read lazily from the memory-mapped
 // files, so a merge touches one tensor of each input at a time.
-//   - LDM single file: every key but the EMA copies (model_ema.*, which a merge would leave stale),
-//     text-encoder names made canonical (with "text_model.").
+//   - LDM single file (.safetensors, or a torch.save pickle .ckpt/.pt/.pth read by io::TorchPickleFile):
+//     every key but the EMA copies (model_ema.*, which a merge would leave stale), text-encoder names
+//     made canonical (with "text_model.").
 //   - diffusers folder: the U-Net, VAE and text encoder through the rename table (VAE attention
 //     reshaped to LDM's 1x1 convs), so folders and single files merge with each other.
 #pragma once
@@ -16,12 +17,13 @@
 
 #include "afa/io/ldm_names.h"
 #include "afa/io/safetensors.h"
+#include "afa/io/torch_pickle.h"
 
 namespace afa::merge {
 
 class ModelSource {
  public:
-  // Throws afa::Error naming `path` when it is neither a safetensors single file nor a diffusers folder.
+  // Throws afa::Error naming `path` when it is neither a single file (safetensors or pickle) nor a diffusers folder.
   explicit ModelSource(const std::string& path);
 
   const std::string& path() const { return path_; }
@@ -34,7 +36,8 @@ class ModelSource {
   // The stored tensor (stored dtype, LDM shape); a view of the mapped file where possible.
   torch::Tensor get(const std::string& key) const;
   // Drops the key's pages (or those of rows [row_begin, row_end) of it) from memory once they are
-  // merged (single files; a no-op for folders). Views of them that were modified would lose the changes.
+  // merged (safetensors single files; a no-op for folders and pickles). Views of them that were modified
+  // would lose the changes.
   void release(const std::string& key, int64_t row_begin = 0, int64_t row_end = -1) const;
   // The file's own safetensors metadata (single files), e.g. an earlier merge's recipe.
   const std::map<std::string, std::string>& metadata() const;
@@ -54,6 +57,8 @@ class ModelSource {
   std::string path_, format_;
   // Single files: the validated header, and a mapping of our own whose pages release() can drop.
   std::shared_ptr<io::SafeTensorsFile> file_;
+  // Pickle single files: the reader, which hands out tensors on demand.
+  std::shared_ptr<io::TorchPickleFile> pickle_;
   std::shared_ptr<Mapping> map_;
   uint64_t data_offset_ = 0;
   std::vector<std::string> keys_;
