@@ -79,6 +79,10 @@ struct YamlReader {
 
 }  // namespace
 
+namespace {
+json ldm_configs(const json& root, const std::string& path);
+}  // namespace
+
 json configs_from_ldm_yaml(const std::string& path) {
   json root;
   try {
@@ -86,6 +90,16 @@ json configs_from_ldm_yaml(const std::string& path) {
   } catch (const YAML::Exception& e) {
     fail("LDM config ", path, ": cannot read it as YAML: ", e.what());
   }
+  // A value of the wrong type anywhere (a string where LDM has a flag, ...) is the file's fault.
+  try {
+    return ldm_configs(root, path);
+  } catch (const json::exception& e) {
+    fail("LDM config ", path, ": a value has the wrong type (", e.what(), ")");
+  }
+}
+
+namespace {
+json ldm_configs(const json& root, const std::string& path) {
   YamlReader r{path};
   const json& params = r.at(r.at(root, "model", ""), "params", "model.");
   const std::string up = "model.params.unet_config.params.";
@@ -184,6 +198,7 @@ json configs_from_ldm_yaml(const std::string& path) {
   }
   return {{"unet", unet}, {"vae", vae}, {"scheduler", sched}, {"text_target", text_target}};
 }
+}  // namespace
 
 namespace {
 
