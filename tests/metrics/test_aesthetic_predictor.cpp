@@ -1,7 +1,6 @@
 // LAION's aesthetic predictor v2 MLP against the goldens (case 5), with the shipped random weights (the
 // published weights are not shipped; their scores are in the goldens for a user who has the file).
 #include <gtest/gtest.h>
-
 #include <torch/torch.h>
 
 #include "afa/io/safetensors.h"
@@ -18,8 +17,10 @@ TEST(AestheticPredictor, RandomWeightsScoresMatch) {
   torch::NoGradGuard ng;
   auto m = load_aesthetic_predictor(metrics_golden("aesthetic/aesthetic_mlp_random.safetensors"), torch::kCPU);
   afa::io::SafeTensorsFile io(metrics_golden("aesthetic/aesthetic_io.safetensors"));
-  EXPECT_TRUE(AllClose(m->score_raw(io.get("embeddings_raw")), io.get("score_random_weights"), 1e-5));
-  EXPECT_TRUE(AllClose(m->forward(io.get("embeddings_normalized")), io.get("score_random_weights"), 1e-5));
+  EXPECT_TRUE(GoldenClose(m->score_raw(io.get("embeddings_raw")), io.get("score_random_weights"), 1e-5,
+                          "score_random_weights"));
+  EXPECT_TRUE(GoldenClose(m->forward(io.get("embeddings_normalized")), io.get("score_random_weights"), 1e-5,
+                          "score_random_weights"));
   EXPECT_THROW(m->forward(torch::zeros({2, 512})), afa::Error);
 }
 

@@ -2,7 +2,6 @@
 // (cases 4 and 6): the same shipped weights run with quick_gelu (OpenAI ViT-L/14 family) and exact gelu
 // (ViT-H-14: PickScore, HPSv2), and in open_clip naming for HPSv2.
 #include <gtest/gtest.h>
-
 #include <torch/torch.h>
 
 #include <string>
@@ -76,21 +75,22 @@ TEST(ClipModel, TinyEmbeddingsAndScoresMatchTransformers) {
     SCOPED_TRACE(act);
     auto m = tiny_hf_model(act);
     const auto g = [&](const std::string& k) { return tiny_io().get(act + "." + k); };
-    EXPECT_TRUE(AllClose(m->vision_pooled(pixels), g("vision_pooler_output"), 1e-5));
-    EXPECT_TRUE(AllClose(m->text_pooled(ids), g("text_pooler_output"), 1e-5));
+    EXPECT_TRUE(GoldenClose(m->vision_pooled(pixels), g("vision_pooler_output"), 1e-5, act + ".vision_pooler_output"));
+    EXPECT_TRUE(GoldenClose(m->text_pooled(ids), g("text_pooler_output"), 1e-5, act + ".text_pooler_output"));
     const auto img = m->image_features(pixels), txt = m->text_features(ids);
-    EXPECT_TRUE(AllClose(img, g("image_embeds_raw"), 1e-5));
-    EXPECT_TRUE(AllClose(txt, g("text_embeds_raw"), 1e-5));
-    EXPECT_TRUE(AllClose(l2_normalize(img), g("image_embeds"), 1e-5));
-    EXPECT_TRUE(AllClose(l2_normalize(txt), g("text_embeds"), 1e-5));
-    EXPECT_TRUE(AllClose(m->logit_scale.exp(), g("logit_scale_exp"), 1e-5));
+    EXPECT_TRUE(GoldenClose(img, g("image_embeds_raw"), 1e-5, act + ".image_embeds_raw"));
+    EXPECT_TRUE(GoldenClose(txt, g("text_embeds_raw"), 1e-5, act + ".text_embeds_raw"));
+    EXPECT_TRUE(GoldenClose(l2_normalize(img), g("image_embeds"), 1e-5, act + ".image_embeds"));
+    EXPECT_TRUE(GoldenClose(l2_normalize(txt), g("text_embeds"), 1e-5, act + ".text_embeds"));
+    EXPECT_TRUE(GoldenClose(m->logit_scale.exp(), g("logit_scale_exp"), 1e-5, act + ".logit_scale_exp"));
     // logits_per_image [image, prompt] = exp(logit_scale) * cos: PickScore's scores, transposed.
     const auto pick = pick_scores(txt, img, m->logit_scale);
-    EXPECT_TRUE(AllClose(pick.scores.t(), g("logits_per_image"), 1e-4));
-    EXPECT_TRUE(AllClose(cosine_matrix_100(img, img), g("clip_i_100cos"), 1e-4));
-    EXPECT_TRUE(AllClose(cosine_matrix_100(img, txt).clamp_min(0), g("clipscore_100_max_cos_0"), 1e-4));
+    EXPECT_TRUE(GoldenClose(pick.scores.t(), g("logits_per_image"), 1e-4, act + ".logits_per_image"));
+    EXPECT_TRUE(GoldenClose(cosine_matrix_100(img, img), g("clip_i_100cos"), 1e-4, act + ".clip_i_100cos"));
+    EXPECT_TRUE(GoldenClose(cosine_matrix_100(img, txt).clamp_min(0), g("clipscore_100_max_cos_0"), 1e-4,
+                            act + ".clipscore_100_max_cos_0"));
     const auto pairs = paired_cosine_100(img, txt);
-    EXPECT_TRUE(AllClose(pairs, g("torchmetrics_pair_scores"), 1e-4));
+    EXPECT_TRUE(GoldenClose(pairs, g("torchmetrics_pair_scores"), 1e-4, act + ".torchmetrics_pair_scores"));
     EXPECT_NEAR(clip_score_from_pairs(pairs), g("torchmetrics_clip_score").item<double>(), 1e-4);
   }
 }
@@ -103,8 +103,10 @@ TEST(ClipModel, TinyPipelineFromImagesMatchesTorchmetrics) {
   for (const char* n : {"img_a", "img_b", "img_c"})
     px.push_back(clip_preprocess(images.get(n).permute({2, 0, 1}), ClipPreprocess::kClipHf, 32));
   auto m = tiny_hf_model("quick_gelu");
-  const auto pairs = paired_cosine_100(m->image_features(torch::stack(px)), m->text_features(tiny_io().get("input_ids")));
-  EXPECT_TRUE(AllClose(pairs, tiny_io().get("quick_gelu.torchmetrics_pair_scores"), 1e-4));
+  const auto pairs =
+      paired_cosine_100(m->image_features(torch::stack(px)), m->text_features(tiny_io().get("input_ids")));
+  EXPECT_TRUE(GoldenClose(pairs, tiny_io().get("quick_gelu.torchmetrics_pair_scores"), 1e-4,
+                          "quick_gelu.torchmetrics_pair_scores"));
 }
 
 TEST(ClipScore, ClampsTheMeanNotEachPair) {
@@ -117,10 +119,10 @@ TEST(ClipScore, ClampsTheMeanNotEachPair) {
 TEST(PickScore, TinyScoresAndProbsMatch) {
   torch::NoGradGuard ng;
   auto m = tiny_hf_model("gelu");
-  const auto r = pick_scores(m->text_features(tiny_io().get("input_ids")), m->image_features(tiny_io().get("pixel_values_32")),
-                             m->logit_scale);
-  EXPECT_TRUE(AllClose(r.scores, tiny_io().get("pickscore.scores"), 1e-5));
-  EXPECT_TRUE(AllClose(r.probs, tiny_io().get("pickscore.probs"), 1e-5));
+  const auto r = pick_scores(m->text_features(tiny_io().get("input_ids")),
+                             m->image_features(tiny_io().get("pixel_values_32")), m->logit_scale);
+  EXPECT_TRUE(GoldenClose(r.scores, tiny_io().get("pickscore.scores"), 1e-5, "pickscore.scores"));
+  EXPECT_TRUE(GoldenClose(r.probs, tiny_io().get("pickscore.probs"), 1e-5, "pickscore.probs"));
 }
 
 TEST(OpenClipNames, MapToTheTransformersTensors) {
@@ -145,9 +147,9 @@ TEST(Hpsv2, TinyFeaturesAndScoresMatch) {
   m->eval();
   const auto img = m->image_features(tiny_io().get("hpsv2.pixel_values_32"));
   const auto txt = m->text_features(tiny_io().get("hpsv2.text_tokens"));
-  EXPECT_TRUE(AllClose(l2_normalize(img), tiny_io().get("hpsv2.image_features"), 1e-6));
-  EXPECT_TRUE(AllClose(l2_normalize(txt), tiny_io().get("hpsv2.text_features"), 1e-6));
-  EXPECT_TRUE(AllClose(hps_scores(txt, img), tiny_io().get("hpsv2.scores"), 1e-6));
+  EXPECT_TRUE(GoldenClose(l2_normalize(img), tiny_io().get("hpsv2.image_features"), 1e-6, "hpsv2.image_features"));
+  EXPECT_TRUE(GoldenClose(l2_normalize(txt), tiny_io().get("hpsv2.text_features"), 1e-6, "hpsv2.text_features"));
+  EXPECT_TRUE(GoldenClose(hps_scores(txt, img), tiny_io().get("hpsv2.scores"), 1e-6, "hpsv2.scores"));
 }
 
 TEST(Hpsv2, OpenClipTokensDifferFromTransformersOnlyInPadding) {

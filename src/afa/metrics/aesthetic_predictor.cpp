@@ -9,9 +9,9 @@ AestheticPredictorImpl::AestheticPredictorImpl(int64_t input_size) {
   using torch::nn::Dropout;
   using torch::nn::Linear;
   // Indices matter: they are the published key names (layers.0, .2, .4, .6, .7).
-  layers = register_module("layers", torch::nn::Sequential(Linear(input_size, 1024), Dropout(0.2), Linear(1024, 128),
-                                                           Dropout(0.2), Linear(128, 64), Dropout(0.1), Linear(64, 16),
-                                                           Linear(16, 1)));
+  layers = register_module(
+      "layers", torch::nn::Sequential(Linear(input_size, 1024), Dropout(0.2), Linear(1024, 128), Dropout(0.2),
+                                      Linear(128, 64), Dropout(0.1), Linear(64, 16), Linear(16, 1)));
   eval();
 }
 

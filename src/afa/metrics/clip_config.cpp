@@ -1,8 +1,7 @@
 #include "afa/metrics/clip_config.h"
 
-#include <nlohmann/json.hpp>
-
 #include <cmath>
+#include <nlohmann/json.hpp>
 
 #include "afa/util/error.h"
 #include "afa/util/json_fields.h"
@@ -25,8 +24,8 @@ ClipConfig ClipConfig::from_json(const nlohmann::json& root, const std::string& 
   AFA_CHECK(root.is_object(), "CLIP config ", source, ": expected a JSON object");
   ClipConfig c;
   // transformers 4.34's CLIPTextConfig defaults eos_token_id to 2 (pool at the largest id).
-  nlohmann::json text = root.contains("text_config") && root["text_config"].is_object() ? root["text_config"]
-                                                                                         : nlohmann::json::object();
+  nlohmann::json text =
+      root.contains("text_config") && root["text_config"].is_object() ? root["text_config"] : nlohmann::json::object();
   if (!text.contains("eos_token_id")) text["eos_token_id"] = 2;
   c.text = text::ClipTextConfig::from_json(text, source + " (text_config)");
 
@@ -49,8 +48,8 @@ ClipConfig ClipConfig::from_json(const nlohmann::json& root, const std::string& 
             "CLIP config ", source, " (vision_config): sizes must be positive");
   AFA_CHECK(vc.hidden_size % vc.num_attention_heads == 0, "CLIP config ", source, " (vision_config): hidden_size ",
             vc.hidden_size, " is not divisible by num_attention_heads ", vc.num_attention_heads);
-  AFA_CHECK(vc.image_size % vc.patch_size == 0, "CLIP config ", source, " (vision_config): image_size ",
-            vc.image_size, " is not a multiple of patch_size ", vc.patch_size);
+  AFA_CHECK(vc.image_size % vc.patch_size == 0, "CLIP config ", source, " (vision_config): image_size ", vc.image_size,
+            " is not a multiple of patch_size ", vc.patch_size);
   AFA_CHECK(vc.layer_norm_eps > 0 && std::isfinite(vc.layer_norm_eps), "CLIP config ", source,
             " (vision_config): layer_norm_eps must be positive");
   AFA_CHECK(vc.hidden_act == "quick_gelu" || vc.hidden_act == "gelu", "CLIP config ", source,

@@ -2,9 +2,8 @@
 // text encoder's config), a ViT image tower and the shared embedding size. Defaults are transformers'.
 #pragma once
 
-#include <nlohmann/json_fwd.hpp>
-
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 
 #include "afa/text/clip_text_model.h"

@@ -22,7 +22,8 @@ ClipVisionEmbeddingsImpl::ClipVisionEmbeddingsImpl(const ClipVisionConfig& cfg) 
   class_embedding = register_parameter("class_embedding", torch::zeros({cfg.hidden_size}));
   patch_embedding = register_module(
       "patch_embedding",
-      torch::nn::Conv2d(torch::nn::Conv2dOptions(3, cfg.hidden_size, cfg.patch_size).stride(cfg.patch_size).bias(false)));
+      torch::nn::Conv2d(
+          torch::nn::Conv2dOptions(3, cfg.hidden_size, cfg.patch_size).stride(cfg.patch_size).bias(false)));
   position_embedding =
       register_module("position_embedding", torch::nn::Embedding(cfg.num_patches() + 1, cfg.hidden_size));
 }
@@ -57,9 +58,11 @@ ClipModelImpl::ClipModelImpl(const ClipConfig& cfg) : cfg_(cfg) {
   vision_model = register_module("vision_model", ClipVisionTransformer(cfg.vision));
   text_model = register_module("text_model", text_->text_model);
   visual_projection = register_module(
-      "visual_projection", torch::nn::Linear(torch::nn::LinearOptions(cfg.vision.hidden_size, cfg.projection_dim).bias(false)));
+      "visual_projection",
+      torch::nn::Linear(torch::nn::LinearOptions(cfg.vision.hidden_size, cfg.projection_dim).bias(false)));
   text_projection = register_module(
-      "text_projection", torch::nn::Linear(torch::nn::LinearOptions(cfg.text.hidden_size, cfg.projection_dim).bias(false)));
+      "text_projection",
+      torch::nn::Linear(torch::nn::LinearOptions(cfg.text.hidden_size, cfg.projection_dim).bias(false)));
   logit_scale = register_parameter("logit_scale", torch::tensor(2.6592f));  // transformers' init, ln(1/0.07)
 }
 

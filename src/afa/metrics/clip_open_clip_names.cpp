@@ -43,8 +43,9 @@ const std::vector<std::pair<std::string, std::string>> kBlock = {
 
 // "visual.transformer.resblocks.N.rest" / "transformer.resblocks.N.rest" -> HF layer prefix and rest.
 bool split_block(const std::string& name, std::string& layer_prefix, std::string& rest) {
-  for (const auto& [oc, hf] : {std::pair<std::string, std::string>{"visual.transformer.resblocks.", "vision_model.encoder.layers."},
-                               std::pair<std::string, std::string>{"transformer.resblocks.", "text_model.encoder.layers."}}) {
+  for (const auto& [oc, hf] :
+       {std::pair<std::string, std::string>{"visual.transformer.resblocks.", "vision_model.encoder.layers."},
+        std::pair<std::string, std::string>{"transformer.resblocks.", "text_model.encoder.layers."}}) {
     if (!starts_with(name, oc)) continue;
     const auto dot = name.find('.', oc.size());
     if (dot == std::string::npos) return false;
@@ -80,8 +81,8 @@ io::StateDict open_clip_to_hf_names(const io::StateDict& sd, const std::string& 
     std::string prefix, rest;
     if (!done && split_block(name, prefix, rest)) {
       if (rest == "attn.in_proj_weight" || rest == "attn.in_proj_bias") {
-        AFA_CHECK(t.dim() >= 1 && t.size(0) % 3 == 0, "open_clip checkpoint ", source, ": ", name,
-                  " has shape ", t.sizes(), ", not three stacked projections");
+        AFA_CHECK(t.dim() >= 1 && t.size(0) % 3 == 0, "open_clip checkpoint ", source, ": ", name, " has shape ",
+                  t.sizes(), ", not three stacked projections");
         const auto qkv = t.chunk(3, 0);  // open_clip's order: q, k, v
         const std::string kind = rest == "attn.in_proj_weight" ? "weight" : "bias";
         out[prefix + "self_attn.q_proj." + kind] = qkv[0].contiguous();

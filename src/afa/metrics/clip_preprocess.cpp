@@ -69,7 +69,7 @@ Taps pil_taps(int64_t in_size, int64_t out_size) {
   return t;
 }
 
-uint8_t clip8(int32_t v) {  // Pillow's clip8: shift out the fraction, saturate to 0..255
+uint8_t clip8(int32_t v) {                // Pillow's clip8: shift out the fraction, saturate to 0..255
   const int32_t s = v >> kPrecisionBits;  // arithmetic shift, as in C on the platforms Pillow supports
   return uint8_t(std::min<int32_t>(std::max<int32_t>(s, 0), 255));
 }
@@ -114,11 +114,11 @@ torch::Tensor hpsv2_resize_pad(const torch::Tensor& x01, int64_t size) {
   // Python round(): half to even, which nearbyint does in the default rounding mode.
   const int64_t nh = int64_t(std::nearbyint(double(h) * scale)), nw = int64_t(std::nearbyint(double(w) * scale));
   namespace nnf = torch::nn::functional;
-  auto r = nnf::interpolate(x01.unsqueeze(0), nnf::InterpolateFuncOptions()
-                                                  .size(std::vector<int64_t>{nh, nw})
-                                                  .mode(torch::kBicubic)
-                                                  .align_corners(false))
-               .squeeze(0);
+  auto r =
+      nnf::interpolate(
+          x01.unsqueeze(0),
+          nnf::InterpolateFuncOptions().size(std::vector<int64_t>{nh, nw}).mode(torch::kBicubic).align_corners(false))
+          .squeeze(0);
   const int64_t ph = size - nh, pw = size - nw;
   return nnf::pad(r, nnf::PadFuncOptions({pw / 2, pw - pw / 2, ph / 2, ph - ph / 2}));
 }
@@ -155,8 +155,8 @@ torch::Tensor pil_resize_bicubic(const torch::Tensor& image_u8, int64_t out_h, i
   for (int64_t c = 0; c < 3; ++c)
     for (int64_t y = 0; y < out_h; ++y)
       for (int64_t x = 0; x < mw; ++x)
-        dst[(c * out_h + y) * mw + x] = clip8(dot(src + (c * mh + ty.first[y] - row0) * mw + x, mw,
-                                                  &ty.weights[y * ty.ksize], ty.count[y]));
+        dst[(c * out_h + y) * mw + x] =
+            clip8(dot(src + (c * mh + ty.first[y] - row0) * mw + x, mw, &ty.weights[y * ty.ksize], ty.count[y]));
   return out;
 }
 
@@ -167,7 +167,7 @@ torch::Tensor clip_preprocess(const torch::Tensor& image_u8, ClipPreprocess path
   if (path == ClipPreprocess::kHpsv2) return normalize(hpsv2_resize_pad(to_float01(img, path), size));
   const auto r = resize_short_side(img, size);
   const int64_t dh = r.size(1) - size, dw = r.size(2) - size;
-  int64_t top = dh / 2, left = dw / 2;  // transformers' center_crop: floor division
+  int64_t top = dh / 2, left = dw / 2;   // transformers' center_crop: floor division
   if (path == ClipPreprocess::kTvPil) {  // torchvision: int(round(d / 2.0)), half to even
     top = int64_t(std::nearbyint(double(dh) / 2.0));
     left = int64_t(std::nearbyint(double(dw) / 2.0));
