@@ -28,8 +28,13 @@ torch::Tensor AestheticPredictorImpl::score_raw(const torch::Tensor& image_embed
 }
 
 AestheticPredictor load_aesthetic_predictor(const std::string& safetensors_path, const torch::Device& device) {
-  AestheticPredictor model;
-  io::load_state_dict(*model, io::load_safetensors(safetensors_path), safetensors_path);
+  const auto sd = io::load_safetensors(safetensors_path);
+  // The input width follows the file (768 for ViT-L/14 embeddings as published).
+  const auto first = sd.find("layers.0.weight");
+  AFA_CHECK(first != sd.end() && first->second.dim() == 2, "aesthetic predictor ", safetensors_path,
+            ": no 2-D tensor layers.0.weight (expected the published MLP's names layers.{0,2,4,6,7}.*)");
+  AestheticPredictor model(first->second.size(1));
+  io::load_state_dict(*model, sd, safetensors_path);
   model->eval();
   model->to(device);
   return model;

@@ -18,11 +18,18 @@ void check_features(const torch::Tensor& a, const torch::Tensor& b, const char* 
 
 }  // namespace
 
-torch::Tensor paired_cosine_100(const torch::Tensor& a, const torch::Tensor& b) {
-  check_features(a, b, "CLIP score");
-  AFA_CHECK(a.size(0) == b.size(0), "CLIP score: ", a.size(0), " images but ", b.size(0),
-            " prompts; it needs one prompt per image");
-  return 100 * (l2_normalize(a) * l2_normalize(b)).sum(-1);
+torch::Tensor paired_cosine(const torch::Tensor& a, const torch::Tensor& b) {
+  check_features(a, b, "image-prompt score");
+  AFA_CHECK(a.size(0) == b.size(0), "image-prompt score: ", a.size(0), " embeddings against ", b.size(0),
+            "; it needs one prompt per image");
+  return (l2_normalize(a) * l2_normalize(b)).sum(-1);
+}
+
+torch::Tensor paired_cosine_100(const torch::Tensor& a, const torch::Tensor& b) { return 100 * paired_cosine(a, b); }
+
+torch::Tensor paired_pick_scores(const torch::Tensor& text_features, const torch::Tensor& image_features,
+                                 const torch::Tensor& logit_scale) {
+  return logit_scale.exp() * paired_cosine(text_features, image_features);
 }
 
 double clip_score_from_pairs(const torch::Tensor& pair_scores) {

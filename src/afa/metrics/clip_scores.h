@@ -11,6 +11,8 @@
 
 namespace afa::metrics {
 
+// cos of rows a[i], b[i] -> [N] (HPSv2's score of image i for prompt i).
+torch::Tensor paired_cosine(const torch::Tensor& a, const torch::Tensor& b);
 // 100 * cos of rows a[i], b[i] -> [N] (torchmetrics' per-pair scores, not clamped).
 torch::Tensor paired_cosine_100(const torch::Tensor& a, const torch::Tensor& b);
 // torchmetrics' CLIPScore from its per-pair scores: max(mean, 0).
@@ -27,6 +29,10 @@ struct PickScores {
 // (log) parameter.
 PickScores pick_scores(const torch::Tensor& text_features, const torch::Tensor& image_features,
                        const torch::Tensor& logit_scale);
+
+// PickScore of image i for prompt i alone: logit_scale.exp() * cos -> [N].
+torch::Tensor paired_pick_scores(const torch::Tensor& text_features, const torch::Tensor& image_features,
+                                 const torch::Tensor& logit_scale);
 
 // HPSv2: cos [prompt, image].
 torch::Tensor hps_scores(const torch::Tensor& text_features, const torch::Tensor& image_features);
