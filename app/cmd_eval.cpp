@@ -4,20 +4,31 @@
 //          distance of the two folders' Gaussians; needs --reference.
 //     is   torch-fidelity 0.4.0: 1008-class logits without the fc bias (TF1-style resize), 10 splits,
 //          rows shuffled with numpy's RandomState(2020).
-// Both use pt_inception-2015-12-05.safetensors from the weights folder.
+//     clip-t torchmetrics 1.2 CLIPScore with CLIP ViT-L/14: 100 cos(image i, prompt i), mean clamped at 0.
+//     clip-i 100 cos of CLIP ViT-L/14 image embeddings, averaged over all (image, reference image) pairs.
+//     aes    LAION aesthetic predictor v2 on CLIP ViT-L/14 embeddings (openai CLIP's preprocessing).
+//     pick   PickScore_v1: logit_scale.exp() cos(image i, prompt i).
+//     hps    HPSv2: cos(image i, prompt i) (its benchmark reports x100).
+// fid and is use pt_inception-2015-12-05.safetensors from the weights folder; the others the files named
+// in metric_weights.h. clip-t, pick and hps need --prompts FILE: one prompt per line, one line per image
+// in the images' sorted order. A FILE.json beside a CLIP weights file (transformers' CLIPConfig) replaces
+// the published architecture.
 #include <iostream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 
-#include <nlohmann/json.hpp>
-
+#include "afa/metrics/aesthetic_predictor.h"
+#include "afa/metrics/clip_metrics.h"
+#include "afa/metrics/clip_scores.h"
 #include "afa/metrics/frechet_distance.h"
 #include "afa/metrics/image_folder.h"
 #include "afa/metrics/inception_preprocess.h"
 #include "afa/metrics/inception_score.h"
 #include "afa/metrics/inception_v3.h"
 #include "afa/metrics/metric_weights.h"
+#include "afa/pipeline/stable_diffusion.h"
 #include "afa/util/atomic_file.h"
 #include "afa/util/error.h"
 #include "commands.h"
@@ -28,24 +39,43 @@ namespace afa::app {
 namespace {
 
 struct EvalArgs {
-  std::string images, reference, metrics = "fid,is", weights, output, device = "cpu";
+  std::string images, reference, prompts, metrics = "fid,is", weights, output, device = "cpu";
   int64_t batch_size = 50;  // pytorch-fid's default
   int64_t splits = 10;
   int threads = 0;
   bool quiet = false;
 };
 
+const char* const kKnownMetrics = "fid, is, clip-t, clip-i, aes, pick, hps";
+
 std::set<std::string> parse_metrics(const std::string& list) {
+  static const std::set<std::string> known{"fid", "is", "clip-t", "clip-i", "aes", "pick", "hps"};
   std::set<std::string> out;
   std::stringstream ss(list);
   std::string m;
   while (std::getline(ss, m, ',')) {
     if (m.empty()) continue;
-    AFA_CHECK(m == "fid" || m == "is", "--metrics: unknown metric '", m, "' (known: fid, is)");
+    AFA_CHECK(known.count(m), "--metrics: unknown metric '", m, "' (known: ", kKnownMetrics, ")");
     out.insert(m);
   }
-  AFA_CHECK(!out.empty(), "--metrics: name at least one metric (fid, is)");
+  AFA_CHECK(!out.empty(), "--metrics: name at least one metric (", kKnownMetrics, ")");
   return out;
+}
+
+// "A", "A and B", "A, B and C".
+std::string join_and(const std::vector<std::string>& names) {
+  std::string out;
+  for (size_t i = 0; i < names.size(); ++i) out += (i == 0 ? "" : i + 1 == names.size() ? " and " : ", ") + names[i];
+  return out;
+}
+
+std::vector<double> to_vector(const torch::Tensor& t) {
+  const auto c = t.to(torch::kCPU, torch::kFloat64).contiguous();
+  return std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
+}
+
+nlohmann::ordered_json mean_and_per_image(const torch::Tensor& scores) {
+  return {{"mean", scores.to(torch::kFloat64).mean().item<double>()}, {"per_image", to_vector(scores)}};
 }
 
 // The features one folder needs, batch by batch: pool3 on pytorch-fid's input (FID), logits_unbiased on
@@ -73,56 +103,194 @@ FolderFeatures folder_features(metrics::InceptionV3& model, const std::vector<st
   return out;
 }
 
+struct ClipWanted {
+  bool clip_t, clip_i, aes, pick, hps;
+};
+struct ClipWeights {
+  std::string clip, aes, pick, hps;
+};
+
+// The CLIP-family metrics, one model in memory at a time.
+void run_clip_metrics(const EvalArgs& a, const ClipWanted& w, const ClipWeights& p,
+                      const std::vector<std::string>& files, const std::vector<std::string>& ref_files,
+                      const std::vector<std::string>& prompts, const text::ClipTokenizer* tokenizer,
+                      const torch::Device& device, nlohmann::ordered_json& report) {
+  using metrics::ClipPreprocess;
+  auto images = [&](metrics::ClipModel& m, ClipPreprocess path, const std::vector<std::string>& f, const char* what) {
+    if (!a.quiet) std::cerr << what << "\n";
+    return metrics::clip_image_features(m, path, f, a.batch_size, device, [&](int64_t n) {
+      if (!a.quiet) std::cerr << "\r  " << n << "/" << f.size() << " images" << std::flush;
+    });
+  };
+  auto texts = [&](metrics::ClipModel& m) {
+    return metrics::clip_text_features(m, *tokenizer, prompts, a.batch_size, device);
+  };
+  auto done = [&] {
+    if (!a.quiet) std::cerr << "\n";
+  };
+  if (w.clip_t || w.clip_i || w.aes) {
+    auto m = metrics::load_clip_model(
+        p.clip, metrics::clip_config_for(p.clip, metrics::ClipConfig::vit_large_patch14()), device);
+    if (w.clip_t || w.clip_i) {
+      const auto img = images(m, ClipPreprocess::kClipHf, files, "CLIP ViT-L/14 image embeddings");
+      done();
+      if (w.clip_t) {
+        const auto pairs = metrics::paired_cosine_100(img, texts(m));
+        report["clip_t"] = {{"score", metrics::clip_score_from_pairs(pairs)}, {"per_image", to_vector(pairs)}};
+      }
+      if (w.clip_i) {
+        const auto ref = images(m, ClipPreprocess::kClipHf, ref_files, "CLIP ViT-L/14 reference embeddings");
+        done();
+        report["reference"] = a.reference;
+        report["reference_count"] = ref_files.size();
+        report["clip_i"] = {{"score", metrics::cosine_matrix_100(img, ref).to(torch::kFloat64).mean().item<double>()},
+                            {"pairs", files.size() * ref_files.size()}};
+      }
+    }
+    if (w.aes) {
+      const auto img = images(m, ClipPreprocess::kTvPil, files, "CLIP ViT-L/14 embeddings (openai preprocessing)");
+      done();
+      auto mlp = metrics::load_aesthetic_predictor(p.aes, torch::kCPU);
+      torch::NoGradGuard no_grad;
+      report["aesthetic"] = mean_and_per_image(mlp->score_raw(img));
+    }
+  }
+  if (w.pick) {
+    auto m = metrics::load_clip_model(p.pick, metrics::clip_config_for(p.pick, metrics::ClipConfig::vit_huge_patch14()),
+                                      device);
+    const auto img = images(m, ClipPreprocess::kClipHf, files, "PickScore image embeddings");
+    done();
+    torch::NoGradGuard no_grad;
+    report["pickscore"] = mean_and_per_image(metrics::paired_pick_scores(texts(m), img, m->logit_scale.cpu()));
+  }
+  if (w.hps) {
+    auto m = metrics::load_clip_model(p.hps, metrics::clip_config_for(p.hps, metrics::ClipConfig::vit_huge_patch14()),
+                                      device);
+    const auto img = images(m, ClipPreprocess::kHpsv2, files, "HPSv2 image embeddings");
+    done();
+    report["hpsv2"] = mean_and_per_image(metrics::paired_cosine(texts(m), img));
+  }
+}
+
 int run_eval(const EvalArgs& a) {
   const auto wanted = parse_metrics(a.metrics);
-  const bool fid = wanted.count("fid") != 0, is = wanted.count("is") != 0;
+  auto has = [&](const char* m) { return wanted.count(m) != 0; };
+  const bool fid = has("fid"), is = has("is"), clip_t = has("clip-t"), clip_i = has("clip-i"), aes = has("aes"),
+             pick = has("pick"), hps = has("hps");
   AFA_CHECK(!a.images.empty(), "eval needs --images DIR");
   AFA_CHECK(!fid || !a.reference.empty(), "--metrics fid needs --reference DIR (the real images to compare with)");
-  AFA_CHECK(fid || a.reference.empty(), "--reference is used by fid only; add fid to --metrics");
+  AFA_CHECK(!clip_i || !a.reference.empty(), "--metrics clip-i needs --reference DIR (the images to compare with)");
+  AFA_CHECK(fid || clip_i || a.reference.empty(), "--reference is used by fid and clip-i only; add one to --metrics");
+  const bool prompted = clip_t || pick || hps;
+  AFA_CHECK(!prompted || !a.prompts.empty(), "--metrics ", join_and([&] {
+    std::vector<std::string> v;
+    for (const char* m : {"clip-t", "pick", "hps"})
+      if (has(m)) v.push_back(m);
+    return v;
+  }()),
+            " needs --prompts FILE (one prompt per line, one per image in the images' sorted order)");
+  AFA_CHECK(prompted || a.prompts.empty(), "--prompts is used by clip-t, pick and hps only; add one to --metrics");
   AFA_CHECK(a.splits >= 1, "--splits must be at least 1");
   if (!a.output.empty()) check_output_file(a.output, "-o");
   const auto device = parse_device(a.device);
-  // Everything the user can get wrong is checked before the slow part.
-  const std::string needed_by = fid && is ? "FID and IS" : fid ? "FID" : "IS";
-  const std::string weights =
-      metrics::require_weights_file(metrics::weights_folder(a.weights), metrics::kFidInceptionWeights, needed_by);
+
+  // Everything the user can get wrong is checked before the slow part: every weights file first.
+  const std::string folder = metrics::weights_folder(a.weights);
+  std::string inception_w, clip_w, aes_w, pick_w, hps_w;
+  if (fid || is)
+    inception_w = metrics::require_weights_file(folder, metrics::kFidInceptionWeights,
+                                                fid && is ? "FID and IS"
+                                                : fid     ? "FID"
+                                                          : "IS");
+  if (clip_t || clip_i || aes) {
+    std::vector<std::string> users;
+    if (clip_t) users.push_back("CLIP-T");
+    if (clip_i) users.push_back("CLIP-I");
+    if (aes) users.push_back("the aesthetic score");
+    clip_w = metrics::require_weights_file(folder, metrics::kClipVitL14Weights, join_and(users));
+  }
+  if (aes) aes_w = metrics::require_weights_file(folder, metrics::kAestheticWeights, "The aesthetic score");
+  if (pick) pick_w = metrics::require_weights_file(folder, metrics::kPickScoreWeights, "PickScore");
+  if (hps) hps_w = metrics::require_weights_file(folder, metrics::kHpsv2Weights, "HPSv2");
+
   const auto files = metrics::list_image_files(a.images);
   std::vector<std::string> ref_files;
-  if (fid) ref_files = metrics::list_image_files(a.reference);
+  if (fid || clip_i) ref_files = metrics::list_image_files(a.reference);
   AFA_CHECK(!fid || (files.size() >= 2 && ref_files.size() >= 2), "FID needs at least 2 images in each folder (",
             a.images, ": ", files.size(), ", ", a.reference, ": ", ref_files.size(), ")");
   AFA_CHECK(!is || int64_t(files.size()) >= a.splits, "IS in ", a.splits, " splits needs at least ", a.splits,
             " images; ", a.images, " has ", files.size());
+  std::vector<std::string> prompts;
+  std::unique_ptr<text::ClipTokenizer> tokenizer;
+  if (prompted) {
+    prompts = metrics::read_prompts_file(a.prompts);
+    AFA_CHECK(prompts.size() == files.size(), "--prompts ", a.prompts, " has ", prompts.size(), " prompts but ",
+              a.images, " has ", files.size(), " images; give one prompt per image, in the images' sorted order");
+    tokenizer =
+        std::make_unique<text::ClipTokenizer>(text::ClipTokenizer::from_folder(pipeline::default_tokenizer_dir()));
+    for (size_t i = 0; i < prompts.size(); ++i) {
+      text::ClipEncoding e;
+      try {
+        e = tokenizer->encode(prompts[i]);
+      } catch (const Error& err) {  // text that is not UTF-8: say which line
+        fail("--prompts ", a.prompts, " line ", i + 1, ": ", err.what());
+      }
+      if (e.truncated() && !a.quiet)
+        std::cerr << "warning: prompt " << i + 1 << " has " << e.n_tokens_untruncated
+                  << " tokens; CLIP reads the first 77 (with start and end)\n";
+    }
+  }
 
-  auto model = metrics::load_fid_inception(weights, device);
   nlohmann::ordered_json report{{"images", a.images}, {"count", files.size()}};
   if (!a.quiet) std::cerr << a.images << ": " << files.size() << " images\n";
-  const auto feats = folder_features(model, files, fid, is, a.batch_size, device, a.quiet);
-  if (fid) {
-    if (!a.quiet) std::cerr << a.reference << ": " << ref_files.size() << " images\n";
-    const auto ref = folder_features(model, ref_files, true, false, a.batch_size, device, a.quiet);
-    const auto t = metrics::frechet_terms(metrics::fit_gaussian(feats.pool3), metrics::fit_gaussian(ref.pool3));
-    report["reference"] = a.reference;
-    report["reference_count"] = ref_files.size();
-    report["fid"] = t.distance;
-    report["fid_terms"] = {{"mean_term", t.mean_term}, {"trace_images", t.trace_a}, {"trace_reference", t.trace_b},
-                           {"trace_sqrt_product", t.trace_sqrt_product}};
-    // Fewer images than feature dimensions: singular covariances, FID biased upwards (pytorch-fid warns too).
-    if (!a.quiet && (files.size() < 2048 || ref_files.size() < 2048))
-      std::cerr << "note: FID from fewer than 2048 images per set is biased and not comparable across set sizes\n";
+  if (fid || is) {
+    auto model = metrics::load_fid_inception(inception_w, device);
+    const auto feats = folder_features(model, files, fid, is, a.batch_size, device, a.quiet);
+    if (fid) {
+      if (!a.quiet) std::cerr << a.reference << ": " << ref_files.size() << " images\n";
+      const auto ref = folder_features(model, ref_files, true, false, a.batch_size, device, a.quiet);
+      const auto t = metrics::frechet_terms(metrics::fit_gaussian(feats.pool3), metrics::fit_gaussian(ref.pool3));
+      report["reference"] = a.reference;
+      report["reference_count"] = ref_files.size();
+      report["fid"] = t.distance;
+      report["fid_terms"] = {{"mean_term", t.mean_term},
+                             {"trace_images", t.trace_a},
+                             {"trace_reference", t.trace_b},
+                             {"trace_sqrt_product", t.trace_sqrt_product}};
+      // Fewer images than feature dimensions: singular covariances, FID biased upwards (pytorch-fid warns too).
+      if (!a.quiet && (files.size() < 2048 || ref_files.size() < 2048))
+        std::cerr << "note: FID from fewer than 2048 images per set is biased and not comparable across set sizes\n";
+    }
+    if (is) {
+      metrics::InceptionScoreOptions o;
+      o.splits = a.splits;
+      const auto r = metrics::inception_score(feats.logits_unbiased, o);
+      report["inception_score"] = {
+          {"mean", r.mean}, {"std", r.std}, {"splits", o.splits}, {"split_scores", r.split_scores}};
+    }
   }
-  if (is) {
-    metrics::InceptionScoreOptions o;
-    o.splits = a.splits;
-    const auto r = metrics::inception_score(feats.logits_unbiased, o);
-    report["inception_score"] = {{"mean", r.mean}, {"std", r.std}, {"splits", o.splits},
-                                 {"split_scores", r.split_scores}};
-  }
+  run_clip_metrics(a, {clip_t, clip_i, aes, pick, hps}, {clip_w, aes_w, pick_w, hps_w}, files, ref_files, prompts,
+                   tokenizer.get(), device, report);
+
+  // The weights file of each metric (aes: the CLIP file, then the predictor's).
+  nlohmann::ordered_json weights;
+  if (fid) weights["fid"] = inception_w;
+  if (is) weights["is"] = inception_w;
+  if (clip_t) weights["clip-t"] = clip_w;
+  if (clip_i) weights["clip-i"] = clip_w;
+  if (aes) weights["aes"] = {clip_w, aes_w};
+  if (pick) weights["pick"] = pick_w;
+  if (hps) weights["hps"] = hps_w;
   report["weights"] = weights;
-  report["reference_implementations"] = {{"fid", "pytorch-fid 0.3.0 (pool3, bilinear resize to 299)"},
-                                         {"is", "torch-fidelity 0.4.0 (logits_unbiased, TF1 resize, seed 2020)"}};
-  if (!fid) report["reference_implementations"].erase("fid");
-  if (!is) report["reference_implementations"].erase("is");
+  nlohmann::ordered_json refs;
+  if (fid) refs["fid"] = "pytorch-fid 0.3.0 (pool3, bilinear resize to 299)";
+  if (is) refs["is"] = "torch-fidelity 0.4.0 (logits_unbiased, TF1 resize, seed 2020)";
+  if (clip_t) refs["clip-t"] = "torchmetrics 1.2.0 CLIPScore, openai/clip-vit-large-patch14 (CLIPImageProcessor)";
+  if (clip_i) refs["clip-i"] = "mean 100 cos of openai/clip-vit-large-patch14 image embeddings over all pairs";
+  if (aes) refs["aes"] = "improved-aesthetic-predictor v2 (sac+logos+ava1-l14-linearMSE), openai CLIP preprocessing";
+  if (pick) refs["pick"] = "PickScore_v1 infer_example (logit_scale.exp() cos)";
+  if (hps) refs["hps"] = "HPSv2 img_score.score (cos, ResizeMaxSize preprocessing)";
+  report["reference_implementations"] = refs;
   const std::string text = report.dump(2) + "\n";
   if (!a.output.empty()) {
     write_text_atomic(a.output, text);
@@ -138,11 +306,16 @@ int run_eval(const EvalArgs& a) {
 Run add_eval(CLI::App& app) {
   auto a = std::make_shared<EvalArgs>();
   app.add_option("--images", a->images, "folder of generated images (.png, .jpg; not recursive)");
-  app.add_option("--reference", a->reference, "folder of real images to compare with (fid)");
-  app.add_option("--metrics", a->metrics, "comma-separated: fid, is")->capture_default_str();
+  app.add_option("--reference", a->reference, "folder of images to compare with (fid: real images; clip-i)");
+  app.add_option("--prompts", a->prompts,
+                 "clip-t, pick, hps: text file, one prompt per line, one per image in the images' sorted order");
+  app.add_option("--metrics", a->metrics, "comma-separated: fid, is, clip-t, clip-i, aes, pick, hps")
+      ->capture_default_str();
   app.add_option("--weights", a->weights,
                  "folder of metric weights (default: $AFA_WEIGHTS or ~/.cache/afa/weights), holding "
-                 "pt_inception-2015-12-05.safetensors");
+                 "pt_inception-2015-12-05.safetensors (fid, is), clip-vit-large-patch14.safetensors (clip-t, "
+                 "clip-i, aes), sac+logos+ava1-l14-linearMSE.safetensors (aes), PickScore_v1.safetensors (pick), "
+                 "HPS_v2_compressed.safetensors (hps)");
   app.add_option("-o,--output", a->output, "write the report (JSON) here (default: stdout)");
   app.add_option("--batch-size", a->batch_size, "images per forward pass")->capture_default_str();
   app.add_option("--splits", a->splits, "is: splits (torch-fidelity's default 10)")->capture_default_str();

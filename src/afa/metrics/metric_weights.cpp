@@ -15,6 +15,25 @@ const WeightsFile kFidInceptionWeights{
     "releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth), converted to .safetensors with its "
     "key names, e.g. in Python: safetensors.torch.save_file(torch.load(PTH), OUT)"};
 
+const WeightsFile kClipVitL14Weights{"clip-vit-large-patch14.safetensors",
+                                     "openai/clip-vit-large-patch14's model.safetensors from the Hugging Face Hub "
+                                     "(https://huggingface.co/openai/clip-vit-large-patch14), renamed"};
+
+const WeightsFile kAestheticWeights{
+    "sac+logos+ava1-l14-linearMSE.safetensors",
+    "LAION's improved aesthetic predictor sac+logos+ava1-l14-linearMSE.pth (https://github.com/christophschuhmann/"
+    "improved-aesthetic-predictor), converted to .safetensors with its key names, e.g. in Python: "
+    "safetensors.torch.save_file(torch.load(PTH), OUT)"};
+
+const WeightsFile kPickScoreWeights{"PickScore_v1.safetensors",
+                                    "yuvalkirstain/PickScore_v1's model.safetensors from the Hugging Face Hub "
+                                    "(https://huggingface.co/yuvalkirstain/PickScore_v1), renamed"};
+
+const WeightsFile kHpsv2Weights{
+    "HPS_v2_compressed.safetensors",
+    "HPSv2's HPS_v2_compressed.pt (https://huggingface.co/xswu/HPSv2), converted to .safetensors with its "
+    "open_clip key names, e.g. in Python: safetensors.torch.save_file(torch.load(PT)['state_dict'], OUT)"};
+
 std::string weights_folder(const std::string& flag) {
   if (!flag.empty()) return flag;
   if (const char* env = std::getenv("AFA_WEIGHTS"); env && *env) return env;
@@ -27,8 +46,9 @@ std::string require_weights_file(const std::string& folder, const WeightsFile& w
   const std::string path = (fs::path(folder) / w.file_name).string();
   std::error_code ec;
   if (fs::is_regular_file(path, ec)) return path;
-  fail(needed_by, " needs the weights file ", path, ", which ", fs::exists(path, ec) ? "is not a regular file" : "does not exist",
-       ". It is ", w.origin, ". Put it in that folder, or point --weights (or $AFA_WEIGHTS) to the folder holding it.");
+  fail(needed_by, " needs the weights file ", path, ", which ",
+       fs::exists(path, ec) ? "is not a regular file" : "does not exist", ". It is ", w.origin,
+       ". Put it in that folder, or point --weights (or $AFA_WEIGHTS) to the folder holding it.");
 }
 
 }  // namespace afa::metrics

@@ -14,6 +14,14 @@ struct WeightsFile {
 
 // pytorch-fid's FID Inception (also torch-fidelity's: same weights), for FID and IS.
 extern const WeightsFile kFidInceptionWeights;
+// OpenAI CLIP ViT-L/14 in transformers' naming, for CLIP-T, CLIP-I and the aesthetic predictor's embeddings.
+extern const WeightsFile kClipVitL14Weights;
+// LAION's improved aesthetic predictor v2 (the MLP on CLIP ViT-L/14 embeddings).
+extern const WeightsFile kAestheticWeights;
+// PickScore_v1 (a CLIP ViT-H/14 in transformers' naming).
+extern const WeightsFile kPickScoreWeights;
+// HPSv2 (a CLIP ViT-H/14 in open_clip's naming).
+extern const WeightsFile kHpsv2Weights;
 
 // The folder: `flag` if not empty, else $AFA_WEIGHTS if set and not empty, else $HOME/.cache/afa/weights.
 std::string weights_folder(const std::string& flag);
