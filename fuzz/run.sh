@@ -21,7 +21,12 @@ fi
 source scripts/ccache.sh
 cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ -DAFA_FUZZ=ON \
   -DAFA_BUILD_TESTS=OFF -DAFA_BUILD_BENCH=OFF "${LAUNCHER[@]}" > /dev/null
-cmake --build "$dir" -j"$(nproc)" --target fuzz_all
+if [ -n "${FUZZ_TARGETS:-}" ]; then
+  # shellcheck disable=SC2086
+  cmake --build "$dir" -j"$(nproc)" --target $FUZZ_TARGETS
+else
+  cmake --build "$dir" -j"$(nproc)" --target fuzz_all
+fi
 
 # Seed corpora: real files of each kind (copied afresh; what the fuzzer adds stays).
 corpus="$dir/corpus"

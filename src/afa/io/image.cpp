@@ -44,8 +44,30 @@ void png_error_fn(png_structp png, png_const_charp msg) {
 }
 void png_warning_fn(png_structp, png_const_charp) {}
 
+// libpng allocates a chunk's declared length before reading it: a 100-byte file declaring a 1.6 GB
+// chunk would cost 1.6 GB (found by fuzzing). Every declared length must fit in what the file holds.
+void check_png_chunks(const std::string& path) {
+  File f = open_file(path, "rb");
+  std::fseek(f.get(), 0, SEEK_END);
+  const long size = std::ftell(f.get());
+  long pos = 8;  // after the signature
+  unsigned char head[8];
+  while (pos + 8 <= size) {
+    std::fseek(f.get(), pos, SEEK_SET);
+    if (std::fread(head, 1, 8, f.get()) != 8) break;
+    const uint64_t length = (uint64_t(head[0]) << 24) | (uint64_t(head[1]) << 16) | (uint64_t(head[2]) << 8) | head[3];
+    const std::string type(reinterpret_cast<const char*>(head + 4), 4);
+    if (pos + 12 + int64_t(length) > size)
+      fail(path, ": not a valid PNG image (chunk '", type, "' declares ", length, " bytes, the file has ",
+           size - pos - 12, " left: truncated or corrupt)");
+    if (type == "IEND") break;
+    pos += 12 + long(length);
+  }
+}
+
 // The simplified API does every conversion (palette, grey, 16-bit, alpha) and reports errors in-band.
 torch::Tensor read_png(const std::string& path) {
+  check_png_chunks(path);
   png_image image;
   std::memset(&image, 0, sizeof(image));
   image.version = PNG_IMAGE_VERSION;
@@ -180,6 +202,7 @@ void write_png(const std::string& path, const torch::Tensor& image, const std::m
 }
 
 std::map<std::string, std::string> read_png_text(const std::string& path) {
+  check_png_chunks(path);
   File f = open_file(path, "rb");
   std::map<std::string, std::string> out;
   PngError err;
@@ -189,6 +212,9 @@ std::map<std::string, std::string> read_png_text(const std::string& path) {
   png_textp texts = nullptr;
   volatile int n = -1;  // read after libpng's longjmp (-Wclobbered)
   if (setjmp(png_jmpbuf(png)) == 0) {
+    // A compressed text chunk may inflate without bound (a decompression bomb): the generation
+    // parameters are a few KB, so 16 MB per chunk is plenty.
+    png_set_chunk_malloc_max(png, 16 << 20);
     png_init_io(png, f.get());
     png_read_info(png, info);
     n = png_get_text(png, info, &texts, nullptr);

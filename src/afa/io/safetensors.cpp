@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "afa/io/mapped_file.h"
 #include "afa/util/error.h"
 
 namespace afa::io {
@@ -64,31 +65,14 @@ size_t dtype_size(const std::string& name) {
 
 // The file mapped privately (copy-on-write): tensors may be modified without touching the file.
 struct SafeTensorsFile::Mapping {
-  void* addr = nullptr;
-  size_t size = 0;
-  ~Mapping() {
-    if (addr && addr != MAP_FAILED) munmap(addr, size);
-  }
+  std::shared_ptr<MappedFile> file;
 };
 
 SafeTensorsFile::SafeTensorsFile(const std::string& path) : path_(path), map_(std::make_shared<Mapping>()) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) fail("cannot open ", path, ": ", std::strerror(errno));
-  struct stat st {};
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    fail(path, ": not a regular file");
-  }
-  const uint64_t file_size = static_cast<uint64_t>(st.st_size);
-  if (file_size < 8) {
-    ::close(fd);
-    fail(path, ": not a safetensors file (", file_size, " bytes, shorter than the 8-byte header length)");
-  }
-  map_->size = file_size;
-  map_->addr = mmap(nullptr, file_size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
-  ::close(fd);
-  if (map_->addr == MAP_FAILED) fail("cannot map ", path, ": ", std::strerror(errno));
-  const auto* bytes = static_cast<const uint8_t*>(map_->addr);
+  map_->file = MappedFile::open(path);
+  const uint64_t file_size = map_->file->size();
+  if (file_size < 8) fail(path, ": not a safetensors file (", file_size, " bytes, shorter than the 8-byte header length)");
+  const uint8_t* bytes = map_->file->data();
 
   uint64_t header_len = 0;
   for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | bytes[i];
@@ -200,7 +184,7 @@ torch::Tensor SafeTensorsFile::get(const std::string& name) const {
   const TensorInfo& ti = info(name);
   const DType* d = find_dtype(ti.dtype);
   auto opts = torch::TensorOptions().dtype(d->type).device(torch::kCPU);
-  uint8_t* ptr = static_cast<uint8_t*>(map_->addr) + data_offset_ + ti.begin;
+  uint8_t* ptr = map_->file->mutable_data() + data_offset_ + ti.begin;
   if (ti.end == ti.begin) return torch::empty(ti.shape, opts);
   if (reinterpret_cast<uintptr_t>(ptr) % d->size == 0) {
     auto keep = map_;
