@@ -12,7 +12,8 @@ root=$PWD
 golden="${AFA_GOLDEN_DIR:-$root/../shared/golden}"
 dir="${AFA_FUZZ_DIR:-build-fuzz}"
 limit=(-max_total_time="${1:-60}")
-if [ "${1:-}" = "--runs" ]; then limit=(-runs="${2:?--runs N}"); fi
+# A fixed number of runs also fixes the seed: CI's smoke run is the same every time.
+if [ "${1:-}" = "--runs" ]; then limit=(-runs="${2:?--runs N}" -seed=1); fi
 
 if ! command -v clang++ > /dev/null; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
