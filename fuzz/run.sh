@@ -15,9 +15,16 @@ limit=(-max_total_time="${1:-60}")
 # A fixed number of runs also fixes the seed: CI's smoke run is the same every time.
 if [ "${1:-}" = "--runs" ]; then limit=(-runs="${2:?--runs N}" -seed=1); fi
 
-if ! command -v clang++ > /dev/null; then
+# clang and its runtime libraries (libFuzzer, the sanitizers): Debian 12's clang only recommends the latter.
+missing=()
+for p in clang libclang-rt-14-dev; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO apt-get install -y -qq --no-install-recommends clang > /dev/null
+  echo "Installing: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" > /dev/null
 fi
 source scripts/ccache.sh
 cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ -DAFA_FUZZ=ON \
