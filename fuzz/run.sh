@@ -16,16 +16,8 @@ limit=(-max_total_time="${1:-60}")
 if [ "${1:-}" = "--runs" ]; then limit=(-runs="${2:?--runs N}" -seed=1); fi
 
 # clang and its runtime libraries (libFuzzer, the sanitizers): Debian 12's clang only recommends the latter.
-missing=()
-for p in clang libclang-rt-14-dev; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  echo "Installing: ${missing[*]}"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" > /dev/null
-fi
+source scripts/apt_packages.sh
+apt_packages clang libclang-rt-14-dev > /dev/null
 source scripts/ccache.sh
 cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ -DAFA_FUZZ=ON \
   -DAFA_BUILD_TESTS=OFF -DAFA_BUILD_BENCH=OFF "${LAUNCHER[@]}" > /dev/null

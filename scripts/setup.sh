@@ -6,16 +6,8 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(build-essential cmake ccache libtorch-dev libopenblas0-pthread nlohmann-json3-dev libcli11-dev
           libpng-dev libjpeg-dev libyaml-cpp-dev libicu-dev libgloo-dev libgtest-dev libbenchmark-dev)
-missing=()
-for p in "${PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  echo "Installing: ${missing[*]}"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+source scripts/apt_packages.sh
+apt_packages "${PACKAGES[@]}"
 
 BUILD="${AFA_BUILD_DIR:-build}"
 source scripts/ccache.sh
