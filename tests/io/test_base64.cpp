@@ -15,6 +15,13 @@ TEST(Base64, Rfc4648Vectors) {
                                                    {"foobar", "Zm9vYmFy"}};
   for (const auto& [in, out] : v) EXPECT_EQ(io::base64_encode(in), out) << in;
   EXPECT_EQ(io::base64_encode(std::string("\xff\xfe\x00", 3)), "//4A");
+  for (const auto& [in, out] : v) EXPECT_EQ(io::base64_decode(out), in) << out;
+  EXPECT_EQ(io::base64_decode("//4A"), std::string("\xff\xfe\x00", 3));
+}
+
+TEST(Base64, DecodeRefusesWhatIsNotBase64) {
+  for (const char* bad : {"Zg=", "Zm9v!A==", "Zg==Zg==", "=Zg=", "Z==="})
+    EXPECT_THROW(io::base64_decode(bad), Error) << bad;
 }
 
 TEST(Base64, DataUriOfAFileAndAMissingOneNamed) {

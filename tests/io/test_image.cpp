@@ -64,6 +64,10 @@ TEST(Image, PngRoundTripsPixelsAndUtf8Text) {
   afa::io::write_png(p, img, text);
   EXPECT_TRUE(torch::equal(afa::io::read_image(p), img));
   EXPECT_EQ(afa::io::read_png_text(p), text);
+  // The file holds encode_png's bytes (what the server sends base64-encoded).
+  std::ifstream in(p, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(bytes, afa::io::encode_png(img, text));
   fs::remove_all(dir);
 }
 

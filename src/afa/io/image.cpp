@@ -151,17 +151,20 @@ torch::Tensor read_image(const std::string& path) {
   fail(path, ": not a PNG or JPEG image");
 }
 
-void write_png(const std::string& path, const torch::Tensor& image, const std::map<std::string, std::string>& text) {
+namespace {
+// libpng's write callback: append to a std::string.
+void png_append(png_structp png, png_bytep data, png_size_t n) {
+  static_cast<std::string*>(png_get_io_ptr(png))->append(reinterpret_cast<const char*>(data), n);
+}
+void png_no_flush(png_structp) {}
+}  // namespace
+
+std::string encode_png(const torch::Tensor& image, const std::map<std::string, std::string>& text) {
   AFA_CHECK(image.dim() == 3 && (image.size(2) == 3 || image.size(2) == 1) && image.scalar_type() == torch::kUInt8,
-            path, ": write_png needs a uint8 [H, W, 3 or 1] tensor, got ", image.sizes());
+            "encode_png needs a uint8 [H, W, 3 or 1] tensor, got ", image.sizes());
   auto img = image.to(torch::kCPU).contiguous();
   // volatile: read after setjmp returns through libpng's longjmp (-Wclobbered).
   const volatile int64_t h = img.size(0), w = img.size(1), c = img.size(2);
-  // A link is written through; a device, FIFO or folder is refused (util/atomic_file.h).
-  const std::string target = atomic_target(path);
-  const std::string tmp = target + ".tmp." + std::to_string(::getpid());
-  File f(std::fopen(tmp.c_str(), "wb"));
-  if (!f) fail(path, ": cannot write (", std::strerror(errno), ")");
   // iTXt keeps UTF-8 prompts intact; A1111 reads both tEXt and iTXt.
   std::vector<png_text> chunks;
   for (const auto& [k, v] : text) {
@@ -172,13 +175,14 @@ void write_png(const std::string& path, const torch::Tensor& image, const std::m
     t.itxt_length = v.size();
     chunks.push_back(t);
   }
+  std::string out;
   PngError err;
   png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &err, png_error_fn, png_warning_fn);
   png_infop info = png ? png_create_info_struct(png) : nullptr;
-  if (!info) fail(path, ": out of memory writing PNG");
+  if (!info) fail("out of memory encoding a PNG");
   volatile bool ok = false;
   if (setjmp(png_jmpbuf(png)) == 0) {
-    png_init_io(png, f.get());
+    png_set_write_fn(png, &out, png_append, png_no_flush);
     png_set_IHDR(png, info, png_uint_32(w), png_uint_32(h), 8, c == 3 ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_GRAY,
                  PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
     if (!chunks.empty()) png_set_text(png, info, chunks.data(), int(chunks.size()));
@@ -188,11 +192,29 @@ void write_png(const std::string& path, const torch::Tensor& image, const std::m
     ok = true;
   }
   png_destroy_write_struct(&png, &info);
+  if (!ok) fail("cannot encode a PNG: ", err.message);
+  return out;
+}
+
+void write_png(const std::string& path, const torch::Tensor& image, const std::map<std::string, std::string>& text) {
+  AFA_CHECK(image.dim() == 3 && (image.size(2) == 3 || image.size(2) == 1) && image.scalar_type() == torch::kUInt8,
+            path, ": write_png needs a uint8 [H, W, 3 or 1] tensor, got ", image.sizes());
+  write_file_atomic(path, encode_png(image, text));
+}
+
+void write_file_atomic(const std::string& path, const std::string& bytes) {
+  // A link is written through; a device, FIFO or folder is refused (util/atomic_file.h).
+  const std::string target = atomic_target(path);
+  const std::string tmp = target + ".tmp." + std::to_string(::getpid());
+  File f(std::fopen(tmp.c_str(), "wb"));
+  if (!f) fail(path, ": cannot write (", std::strerror(errno), ")");
+  bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f.get()) == bytes.size();
   ok = ok && std::fflush(f.get()) == 0 && ::fsync(fileno(f.get())) == 0;
+  const int write_errno = errno;
   f.reset();
   if (!ok) {
     std::remove(tmp.c_str());
-    fail("cannot write ", path, ": ", err.message[0] ? err.message : std::strerror(errno));
+    fail("cannot write ", path, ": ", std::strerror(write_errno));
   }
   if (std::rename(tmp.c_str(), target.c_str()) != 0) {
     const int err = errno;

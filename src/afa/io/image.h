@@ -14,9 +14,16 @@ namespace afa::io {
 // readable image.
 torch::Tensor read_image(const std::string& path);
 
-// Writes a uint8 [H, W, 3] (or [H, W, 1]) tensor as PNG, atomically, with the given tEXt chunks.
+// The PNG bytes of a uint8 [H, W, 3] (or [H, W, 1]) tensor with the given text chunks (iTXt). The one
+// encoder of afa: files, the server's base64 images and reports hold the same bytes for the same input.
+std::string encode_png(const torch::Tensor& image_hwc_u8, const std::map<std::string, std::string>& text = {});
+
+// Writes encode_png's bytes to `path`, atomically.
 void write_png(const std::string& path, const torch::Tensor& image_hwc_u8,
                const std::map<std::string, std::string>& text = {});
+
+// Writes bytes to `path` through a temporary file beside it (fsync, rename): readers never see half a file.
+void write_file_atomic(const std::string& path, const std::string& bytes);
 
 // The tEXt/iTXt chunks of a PNG file.
 std::map<std::string, std::string> read_png_text(const std::string& path);

@@ -2,6 +2,7 @@
 
 #include <sstream>
 
+#include "afa/io/image.h"
 #include "afa/schedulers/samplers.h"
 
 namespace afa::pipeline {
@@ -18,6 +19,16 @@ std::string a1111_parameters(const GenerateOptions& o, const std::string& model_
   if (o.eta > 0) p << ", Eta: " << o.eta;
   p << ", Version: afa";
   return p.str();
+}
+
+std::vector<std::string> generation_pngs(const GenerateResult& result, const GenerateOptions& o,
+                                         const std::string& model_names,
+                                         const std::vector<std::pair<std::string, std::string>>& extra) {
+  std::vector<std::string> out;
+  for (int64_t i = 0; i < result.images.size(0); ++i)
+    out.push_back(io::encode_png(io::to_uint8_image(result.images[i]),
+                                 {{"parameters", a1111_parameters(o, model_names, extra, i)}}));
+  return out;
 }
 
 }  // namespace afa::pipeline

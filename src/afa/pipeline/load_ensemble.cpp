@@ -25,6 +25,13 @@ std::string LoadedEnsemble::names() const {
   return out;
 }
 
+int64_t LoadedEnsemble::vae_factor() const {
+  AFA_CHECK(!models.empty() && models[0].vae, models.empty() ? "" : models[0].path, ": no VAE to decode the images");
+  return models[0].vae->config().downscale_factor();
+}
+
+int64_t LoadedEnsemble::native_size() const { return models.at(0).unet->config().sample_size * vae_factor(); }
+
 LoadedEnsemble load_ensemble(const std::vector<std::string>& paths, const EnsembleLoadOptions& options) {
   AFA_CHECK(!paths.empty(), "give a model with ", options.option_name);
   // Every path is checked before the first (slow) load.

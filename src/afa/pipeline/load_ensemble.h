@@ -19,6 +19,11 @@ struct LoadedEnsemble {
   // "A + B + C": the models' names, for PNG metadata and logs.
   std::string names() const;
   size_t size() const { return models.size(); }
+  // The image side the first model was trained at (its U-Net's sample_size x the VAE's factor), the
+  // size diffusers draws when none is given. Throws afa::Error when the first model has no VAE.
+  int64_t native_size() const;
+  // The VAE's factor between image and latent sides (8 for SD 1.5): sizes must be multiples of it.
+  int64_t vae_factor() const;
 };
 
 struct EnsembleLoadOptions {

@@ -3,6 +3,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <cmath>
+#include <random>
 
 #include "afa/pipeline/memory_estimate.h"
 #include "afa/schedulers/samplers.h"
@@ -12,6 +13,11 @@
 namespace afa::pipeline {
 
 at::Generator make_cpu_generator(uint64_t seed) { return at::detail::createCPUGenerator(seed); }
+
+uint64_t random_seed() {
+  std::random_device rd;
+  return (uint64_t(rd()) << 32) | rd();
+}
 
 torch::Tensor seeded_latents(at::IntArrayRef shape, at::Generator& gen) {
   return torch::randn(shape, gen, torch::TensorOptions().dtype(torch::kFloat32));
@@ -85,7 +91,9 @@ GenerateResult generate(Denoiser& denoiser, const std::vector<const StableDiffus
 
   const int64_t n = scheduler->num_steps();
   ProgressBar bar("sampling", n, o.progress);
+  int64_t done = 0;
   for (int64_t i = 0; i < n; ++i) {
+    if (o.stop && o.stop()) break;
     auto model_in = cfg ? torch::cat({latents, latents}) : latents;
     model_in = scheduler->scale_model_input(model_in, i);
     auto noise = denoiser.guided(model_in, scheduler->timestep(i), contexts, cfg ? o.cfg_scale : 1.0)
@@ -96,6 +104,7 @@ GenerateResult generate(Denoiser& denoiser, const std::vector<const StableDiffus
               scheduler->timestep(i).item<double>(), "): the latents became NaN or infinite; the model weights (NaN or "
               "overflowing, e.g. in float16: try --dtype bf16 or f32) or the settings (--cfg-scale ",
               o.cfg_scale, ") make the sampling diverge");
+    done = i + 1;
     bar.update(i + 1);
     if (on_step) on_step(i, n, latents);
   }
@@ -103,6 +112,7 @@ GenerateResult generate(Denoiser& denoiser, const std::vector<const StableDiffus
 
   GenerateResult r;
   r.latents = latents;
+  r.steps_done = done;
   auto z = (latents / vae->config().scaling_factor).to(vae->device(), vae->dtype());
   r.images = vae->decode(z).to(torch::kCPU, torch::kFloat32);
   return r;

@@ -30,6 +30,10 @@ struct GenerateOptions {
   std::vector<std::string> prompts;
   torch::Tensor latents;          // optional unit-variance initial latents (diffusers' latents=)
   bool progress = true;
+  // Asked before each step: true ends sampling there and decodes the latents reached, as A1111's
+  // interrupt does (the server's POST /sdapi/v1/interrupt). To abandon a run instead, throw from the
+  // StepCallback.
+  std::function<bool()> stop;
 };
 
 // Called after each step with the step index and the current latents.
@@ -38,6 +42,7 @@ using StepCallback = std::function<void(int64_t step, int64_t total, const torch
 struct GenerateResult {
   torch::Tensor latents;  // final latents before decoding, float32 [B, 4, h, w]
   torch::Tensor images;   // decoded, float32 [B, 3, H, W] in about [-1, 1]
+  int64_t steps_done = 0; // the scheduler's steps run (fewer than asked when `stop` ended the run)
 };
 
 // Per model: [2B or B, 77, D] states for (negative, prompt) — uncond rows first when CFG is on.
@@ -54,5 +59,8 @@ GenerateResult generate(Denoiser& denoiser, const std::vector<const StableDiffus
 // The latents diffusers' prepare_latents draws: randn(shape, Generator('cpu').manual_seed(seed)).
 torch::Tensor seeded_latents(at::IntArrayRef shape, at::Generator& gen);
 at::Generator make_cpu_generator(uint64_t seed);
+
+// A seed from the system's entropy (--seed -1, the server's seed -1).
+uint64_t random_seed();
 
 }  // namespace afa::pipeline
