@@ -4,7 +4,6 @@
 #include <iostream>
 #include <cerrno>
 #include <cstdlib>
-#include <random>
 
 #include "afa/ensemble/attention_maps.h"
 #include "afa/ensemble/make_denoiser.h"
@@ -30,8 +29,7 @@ struct GenerateArgs {
   std::vector<std::string> models, configs, loras;
   std::string prompt, negative, sampler = "dpm++2m", output = "output.png", device = "cpu", dtype = "f32";
   std::string latents_in, latents_out;
-  ensemble::MethodOptions method;
-  std::string mf_fuse = "above";
+  MethodArgs method;
   ensemble::AttentionMapRequest attn;
   int64_t steps = 20, width = 0, height = 0, batch = 1;  // 0: the model's own size
   std::string seed = "42";
@@ -48,7 +46,7 @@ std::string output_path(const std::string& base, int64_t i) {
 
 // --seed: 0 .. 2^64 - 1 as diffusers' generator takes any uint64, or -1 for a random one.
 uint64_t parse_seed(const std::string& s) {
-  if (s == "-1") return (uint64_t(std::random_device{}()) << 32) | std::random_device{}();
+  if (s == "-1") return pipeline::random_seed();
   const bool digits = !s.empty() && s.size() <= 20 && s.find_first_not_of("0123456789") == std::string::npos;
   errno = 0;
   const unsigned long long v = digits ? std::strtoull(s.c_str(), nullptr, 10) : 0;
@@ -88,8 +86,8 @@ int run_generate(GenerateArgs a) {
     pipeline::validate(sized, 8);
   }
   schedulers::make_scheduler(o.sampler, schedulers::SchedulerConfig::from_json(nlohmann::json::object()), {o.eta});
-  AFA_CHECK(a.mf_fuse == "above" || a.mf_fuse == "below", "--mf-fuse must be above or below (got '", a.mf_fuse, "')");
-  a.method.magicfusion.fuse_above = a.mf_fuse == "above";
+  resolve_method_options(a.method);
+  auto& method = a.method.method;
   if (!a.attn.dir.empty()) {
     std::error_code ec;
     AFA_CHECK(!fs::exists(a.attn.dir, ec) || fs::is_directory(a.attn.dir, ec), a.attn.dir,
@@ -100,8 +98,8 @@ int run_generate(GenerateArgs a) {
       AFA_CHECK(s >= -o.steps && s < o.steps, "--attn-steps: ", s, " is not a step of this run (0..", o.steps - 1,
                 ", or -1..-", o.steps, " from the end)");
   }
-  a.method.attention_maps = !a.attn.dir.empty();
-  ensemble::prepare_method(a.method, a.models.size(), o.cfg_scale);
+  method.attention_maps = !a.attn.dir.empty();
+  ensemble::prepare_method(method, a.models.size(), o.cfg_scale);
   std::vector<merge::LoraSpec> loras;
   for (const auto& l : a.loras) {
     loras.push_back(merge::parse_lora_spec(l));
@@ -125,11 +123,8 @@ int run_generate(GenerateArgs a) {
   auto models = pipeline::load_ensemble(a.models, lo);
   for (auto& m : models.models) merge::bake_loras_into(m, loras, a.configs);  // --lora: into every model
   // No -W/-H: the size the model was trained at, as diffusers does (sample_size x the VAE's factor).
-  const auto& sd0 = models.models.at(0);
-  AFA_CHECK(sd0.vae, a.models.at(0), ": no VAE to decode the images");
-  const int64_t native = sd0.unet->config().sample_size * sd0.vae->config().downscale_factor();
-  if (o.width == 0) o.width = native;
-  if (o.height == 0) o.height = native;
+  if (o.width == 0) o.width = models.native_size();
+  if (o.height == 0) o.height = models.native_size();
   const auto n_points = int64_t(models.unets().at(0)->stages().size());
   for (int64_t b : a.attn.blocks)
     AFA_CHECK(b >= 0 && b < n_points, "--attn-blocks: ", b, " is not an aggregation point of these U-Nets (0..",
@@ -138,7 +133,7 @@ int run_generate(GenerateArgs a) {
   warn_if_truncated(*models.models[0].tokenizer, o.negative_prompt, "the negative prompt");
 
   // 3. Build the method's denoiser.
-  auto denoiser = ensemble::make_denoiser(a.method, models.unets(), o.cfg_scale);
+  auto denoiser = ensemble::make_denoiser(method, models.unets(), o.cfg_scale);
 
   // 4. Sample and decode (writing attention maps on the way when asked).
   pipeline::StepCallback on_step;
@@ -151,11 +146,10 @@ int run_generate(GenerateArgs a) {
 
   // 5. Write the latents and the PNGs, with A1111's parameters text.
   if (!a.latents_out.empty()) io::save_safetensors(a.latents_out, {{"latents", result.latents.to(torch::kFloat32)}});
-  const auto extra = ensemble::method_parameters(a.method);
+  const auto pngs = pipeline::generation_pngs(result, o, models.names(), ensemble::method_parameters(method));
   for (int64_t i = 0; i < o.batch; ++i) {
     std::string path = output_path(a.output, i);
-    io::write_png(path, io::to_uint8_image(result.images[i]),
-                  {{"parameters", pipeline::a1111_parameters(o, models.names(), extra, i)}});
+    io::write_file_atomic(path, pngs[size_t(i)]);
     std::cerr << "wrote " << path << "\n";
   }
   return 0;
@@ -187,20 +181,7 @@ Run add_generate(CLI::App& app) {
   app.add_option("--dtype", a->dtype, "f32, f16 or bf16")->capture_default_str();
   app.add_option("--latents-in", a->latents_in, "initial unit-variance latents (safetensors, tensor 'latents')");
   app.add_option("--latents-out", a->latents_out, "write the final latents (safetensors, tensor 'latents', F32)");
-  app.add_option("--aggregator", a->method.aggregator, "AFA aggregator checkpoint (folder or .safetensors)");
-  app.add_option("--method", a->method.method,
-                 "ensemble method: afa (default with --aggregator), noise-avg, block-avg, magicfusion");
-  auto& mf = a->method.magicfusion;
-  app.add_option("--mf-general", mf.general, "MagicFusion: model whose unconditional noise is the saliency "
-                 "reference (index of -m)")->capture_default_str();
-  app.add_option("--mf-temperature", mf.temperatures, "MagicFusion: saliency softmax temperature per model "
-                 "(default 1 each)")->delimiter(',');
-  app.add_option("--mf-threshold", mf.threshold, "MagicFusion: timestep (0-1000) where fusion starts or stops")
-      ->capture_default_str();
-  app.add_option("--mf-fuse", a->mf_fuse, "MagicFusion: fuse at timesteps above (>=) or below (<) the threshold")
-      ->capture_default_str();
-  app.add_option("--mf-outside", mf.outside, "MagicFusion: model used at the unfused timesteps (index of -m)")
-      ->capture_default_str();
+  add_method_options(app, a->method);
   app.add_option("--attn-maps", a->attn.dir, "write AFA attention-map PNGs (per model, and a grid) to DIR");
   app.add_option("--attn-blocks", a->attn.blocks, "aggregation points to draw (default: all)")->delimiter(',');
   app.add_option("--attn-steps", a->attn.steps, "steps to draw, negative from the end (default: 0,-1)")

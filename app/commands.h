@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include <functional>
+#include <map>
 
 namespace afa::app {
 
@@ -21,5 +22,10 @@ Run add_demo(CLI::App& app);
 Run add_convert(CLI::App& app);
 Run add_analyze(CLI::App& app);
 Run add_eval(CLI::App& app);
+Run add_serve(CLI::App& app);
+
+// The whole command line on `app` (afa's name, description and option policy, every subcommand); what
+// runs each subcommand. main() and the test of the README's commands build the parser through this.
+std::map<CLI::App*, Run> add_commands(CLI::App& app);
 
 }  // namespace afa::app

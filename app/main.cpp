@@ -5,42 +5,14 @@
 
 #include <filesystem>
 #include <iostream>
-#include <map>
 #include <new>
 
 #include "afa/util/error.h"
 #include "commands.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"afa: ensemble Stable Diffusion models with Adaptive Feature Aggregation", "afa"};
-  app.require_subcommand(1);
-  app.set_version_flag("--version", "afa 0.1");
-  // An option given twice takes the last value, as wrapper scripts that append overrides expect
-  // (repeatable options such as -m keep every value). Subcommands inherit this.
-  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
-  std::map<CLI::App*, afa::app::Run> runs;
-  auto add = [&](const char* name, const char* help, afa::app::Run (*fn)(CLI::App&)) {
-    CLI::App* sub = app.add_subcommand(name, help);
-    runs[sub] = fn(*sub);
-  };
-  add("demo", "Rerun the paper's experiment on the shipped toy-world models: the table, images, report",
-      afa::app::add_demo);
-  add("info", "Describe a checkpoint: format, components, dtype, parameters, inferred config", afa::app::add_info);
-  add("tokenize", "Print a prompt's 77 CLIP token ids (JSON) and its token count", afa::app::add_tokenize);
-  add("generate", "Text-to-image with one model or an ensemble", afa::app::add_generate);
-  add("train", "Train the AFA aggregators of an ensemble (or one model's U-Net or VAE) on image-caption data",
-      afa::app::add_train);
-  add("init", "Create a new model with freshly initialised weights (to train from scratch)", afa::app::add_init);
-  add("merge", "Merge models (weighted, add-difference, TIES; per block; LoRA baking) into one file", afa::app::add_merge);
-  add("analyze", "Where each model denoises best for an image and its prompt (per patch and timestep)",
-      afa::app::add_analyze);
-  add("eval", "Image-set metrics as their reference code computes them: FID (pytorch-fid), IS (torch-fidelity)",
-      afa::app::add_eval);
-  add("convert", "Store an aggregator set or a model in another dtype or layout (e.g. F16 .safetensors)",
-      afa::app::add_convert);
-  add("toydata", "Draw the demo's captioned toy image set (train, held-out, expert subsets, tokenizer)",
-      afa::app::add_toydata);
-  add("toyscore", "Train or apply the toy world's prompt-fidelity classifier; toy FID", afa::app::add_toyscore);
+  CLI::App app;
+  const std::map<CLI::App*, afa::app::Run> runs = afa::app::add_commands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

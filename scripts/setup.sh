@@ -4,8 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES=(build-essential cmake ccache libtorch-dev libopenblas0-pthread nlohmann-json3-dev libcli11-dev
-          libpng-dev libjpeg-dev libyaml-cpp-dev libicu-dev libgloo-dev libgtest-dev libbenchmark-dev)
+PACKAGES=(build-essential cmake ccache pkg-config libtorch-dev libopenblas0-pthread nlohmann-json3-dev libcli11-dev
+          libpng-dev libjpeg-dev libyaml-cpp-dev libicu-dev libgloo-dev libgtest-dev libbenchmark-dev
+          libcpp-httplib-dev)
 source scripts/apt_packages.sh
 apt_packages "${PACKAGES[@]}"
 
