@@ -29,8 +29,7 @@ int run_serve(ServeArgs a) {
   auto& method = a.method.method;
   // The guidance scale comes with each request; MagicFusion's need for one > 1 is checked there.
   ensemble::prepare_method(method, a.models.size(), 7.5);
-  AFA_CHECK(a.server.max_waiting >= 1, "--queue must be at least 1");
-  AFA_CHECK(a.server.max_body_bytes >= 1024, "--max-body must be at least 1024 bytes");
+  serve::check(a.server);
   if (a.server.api_key.empty())
     if (const char* k = std::getenv("AFA_API_KEY")) a.server.api_key = k;
   std::vector<merge::LoraSpec> loras;
@@ -54,7 +53,7 @@ int run_serve(ServeArgs a) {
   const std::string where = a.server.host;
   if (where != "127.0.0.1" && where != "localhost" && where != "::1" && a.server.api_key.empty())
     std::cerr << "warning: listening on " << where << " without --api-key: anyone who can reach it can use it\n";
-  std::cerr << "serving " << resident.models.names() << " (" << method.method << "), "
+  std::cerr << "loaded " << resident.models.names() << " (" << method.method << "), "
             << a.server.max_waiting << " requests may wait, " << a.server.time_limit_seconds << " s per request\n";
   a.server.log_requests = !a.quiet;
   serve::serve(resident, a.server);

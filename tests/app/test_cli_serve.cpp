@@ -130,6 +130,14 @@ TEST(Serve, EndpointsAnswerInA1111Shapes) {
   ASSERT_TRUE(set_other);
   EXPECT_EQ(set_other->status, 422);
 
+  // A second server on the same port is refused (no port sharing), and an impossible port before loading.
+  auto again = run_afa("serve " + tiny_models({"A"}) + "-q --port " + std::to_string(server.port()));
+  EXPECT_EQ(again.code, 2) << again.out;
+  EXPECT_NE(again.out.find("cannot listen on 127.0.0.1:" + std::to_string(server.port())), std::string::npos) << again.out;
+  auto bad_port = run_afa("serve -m /nonexistent-model --port 70000");
+  EXPECT_EQ(bad_port.code, 2);
+  EXPECT_NE(bad_port.out.find("--port"), std::string::npos) << bad_port.out;
+
   auto missing = cli.Get("/sdapi/v1/nothing-here");
   ASSERT_TRUE(missing);
   EXPECT_EQ(missing->status, 404);

@@ -2,7 +2,10 @@
 
 #include <httplib.h>
 
+#include <sys/socket.h>
+
 #include <atomic>
+#include <cmath>
 #include <chrono>
 #include <iostream>
 #include <mutex>
@@ -56,9 +59,17 @@ bool key_matches(const std::string& key, const std::string& authorization, const
   return false;
 }
 
-void serve(ResidentModels& resident, const ServerOptions& opt) {
+void check(const ServerOptions& opt) {
   AFA_CHECK(opt.port >= 0 && opt.port <= 65535, "--port must be in 0..65535 (got ", opt.port, ")");
-  AFA_CHECK(opt.time_limit_seconds > 0, "--timeout must be positive (got ", opt.time_limit_seconds, ")");
+  AFA_CHECK(std::isfinite(opt.time_limit_seconds) && opt.time_limit_seconds > 0,
+            "--timeout must be a positive number of seconds (got ", opt.time_limit_seconds, ")");
+  AFA_CHECK(opt.max_waiting >= 1 && opt.max_waiting <= 1000, "--queue must be in 1..1000 (got ", opt.max_waiting, ")");
+  AFA_CHECK(opt.max_body_bytes >= 1024, "--max-body must be at least 1024 bytes (got ", opt.max_body_bytes, ")");
+  AFA_CHECK(!opt.host.empty(), "--host is empty");
+}
+
+void serve(ResidentModels& resident, const ServerOptions& opt) {
+  check(opt);
   const ServeContext context = resident.context();
   JobQueue queue(opt.max_waiting, opt.time_limit_seconds);
   std::mutex log_mutex;
@@ -71,6 +82,13 @@ void serve(ResidentModels& resident, const ServerOptions& opt) {
   svr.set_read_timeout(10, 0);
   svr.set_write_timeout(60, 0);
   svr.set_keep_alive_timeout(2);
+  // httplib's default adds SO_REUSEPORT, with which a second server on the same port would start and share
+  // the requests; SO_REUSEADDR alone lets a restart bind while old connections linger, and a second
+  // server fail.
+  svr.set_socket_options([](auto sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
 
   if (opt.log_requests)
     svr.set_logger([&](const httplib::Request& req, const httplib::Response& res) {
@@ -114,9 +132,8 @@ void serve(ResidentModels& resident, const ServerOptions& opt) {
     try {
       request = parse_txt2img(req.body, context);
     } catch (const RequestError& e) {
-      send_json(res, 422, {{"error", "invalid request"},
-                           {"field", e.field()},
-                           {"detail", json::array({{{"loc", {"body", e.field()}}, {"msg", e.message()}, {"type", "value_error"}}})}});
+      const json detail = {{"loc", {"body", e.field()}}, {"msg", e.message()}, {"type", "value_error"}};
+      send_json(res, 422, {{"error", "invalid request"}, {"field", e.field()}, {"detail", json::array({detail})}});
       return;
     }
     auto ticket = queue.submit([&resident, request](const JobControl& c) { return run_txt2img(resident, request, c); });

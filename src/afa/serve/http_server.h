@@ -30,6 +30,9 @@ struct ServerOptions {
 // HTTP Basic (A1111's --api-auth) with "user:password" or the password equal to KEY.
 bool key_matches(const std::string& key, const std::string& authorization, const std::string& x_api_key);
 
+// Throws afa::Error naming the option that is out of range (before any model is loaded).
+void check(const ServerOptions& options);
+
 // Binds (throws afa::Error when the address cannot be used), prints "listening on http://HOST:PORT" on
 // stdout, and serves until SIGINT or SIGTERM: then it stops taking requests, cancels the running job at
 // its next step and the queued ones (their clients get 503), and returns.

@@ -210,7 +210,8 @@ Txt2ImgRequest parse_txt2img(const nlohmann::json& body, const ServeContext& ctx
   for (const char* key : {"width", "height"}) {
     const int64_t v = f.integer(key, ctx.native_size, ctx.vae_factor, max_side);
     if (v % ctx.vae_factor != 0)
-      throw RequestError(key, "must be a multiple of " + std::to_string(ctx.vae_factor) + " (got " + std::to_string(v) + ")");
+      throw RequestError(key, "must be a multiple of " + std::to_string(ctx.vae_factor) + " (got " +
+                                  std::to_string(v) + ")");
     (std::string(key) == "width" ? o.width : o.height) = v;
   }
   o.batch = f.integer("batch_size", 1, 1, kMaxBatchSize);
