@@ -9,10 +9,11 @@
 //     aes    LAION aesthetic predictor v2 on CLIP ViT-L/14 embeddings (openai CLIP's preprocessing).
 //     pick   PickScore_v1: logit_scale.exp() cos(image i, prompt i).
 //     hps    HPSv2: cos(image i, prompt i) (its benchmark reports x100).
+//     ir     ImageReward: reward of (image i, prompt i), BLIP ViT-L + BERT with cross-attention + MLP.
 // fid and is use pt_inception-2015-12-05.safetensors from the weights folder; the others the files named
-// in metric_weights.h. clip-t, pick and hps need --prompts FILE: one prompt per line, one line per image
+// in metric_weights.h. clip-t, pick, hps and ir need --prompts FILE: one prompt per line, one line per image
 // in the images' sorted order. A FILE.json beside a CLIP weights file (transformers' CLIPConfig) replaces
-// the published architecture.
+// the published architecture (for ir: ImageReward.json, see image_reward_config.h).
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -24,6 +25,7 @@
 #include "afa/metrics/clip_scores.h"
 #include "afa/metrics/frechet_distance.h"
 #include "afa/metrics/image_folder.h"
+#include "afa/metrics/image_reward.h"
 #include "afa/metrics/inception_preprocess.h"
 #include "afa/metrics/inception_score.h"
 #include "afa/metrics/inception_v3.h"
@@ -46,10 +48,10 @@ struct EvalArgs {
   bool quiet = false;
 };
 
-const char* const kKnownMetrics = "fid, is, clip-t, clip-i, aes, pick, hps";
+const char* const kKnownMetrics = "fid, is, clip-t, clip-i, aes, pick, hps, ir";
 
 std::set<std::string> parse_metrics(const std::string& list) {
-  static const std::set<std::string> known{"fid", "is", "clip-t", "clip-i", "aes", "pick", "hps"};
+  static const std::set<std::string> known{"fid", "is", "clip-t", "clip-i", "aes", "pick", "hps", "ir"};
   std::set<std::string> out;
   std::stringstream ss(list);
   std::string m;
@@ -74,8 +76,12 @@ std::vector<double> to_vector(const torch::Tensor& t) {
   return std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
 }
 
+// Mean, population standard deviation (np.std) and the per-image scores.
 nlohmann::ordered_json mean_and_per_image(const torch::Tensor& scores) {
-  return {{"mean", scores.to(torch::kFloat64).mean().item<double>()}, {"per_image", to_vector(scores)}};
+  const auto s = scores.to(torch::kFloat64);
+  return {{"mean", s.mean().item<double>()},
+          {"std", s.std(/*unbiased=*/false).item<double>()},
+          {"per_image", to_vector(scores)}};
 }
 
 // The features one folder needs, batch by batch: pool3 on pytorch-fid's input (FID), logits_unbiased on
@@ -176,27 +182,27 @@ int run_eval(const EvalArgs& a) {
   const auto wanted = parse_metrics(a.metrics);
   auto has = [&](const char* m) { return wanted.count(m) != 0; };
   const bool fid = has("fid"), is = has("is"), clip_t = has("clip-t"), clip_i = has("clip-i"), aes = has("aes"),
-             pick = has("pick"), hps = has("hps");
+             pick = has("pick"), hps = has("hps"), ir = has("ir");
   AFA_CHECK(!a.images.empty(), "eval needs --images DIR");
   AFA_CHECK(!fid || !a.reference.empty(), "--metrics fid needs --reference DIR (the real images to compare with)");
   AFA_CHECK(!clip_i || !a.reference.empty(), "--metrics clip-i needs --reference DIR (the images to compare with)");
   AFA_CHECK(fid || clip_i || a.reference.empty(), "--reference is used by fid and clip-i only; add one to --metrics");
-  const bool prompted = clip_t || pick || hps;
+  const bool clip_prompted = clip_t || pick || hps, prompted = clip_prompted || ir;
   AFA_CHECK(!prompted || !a.prompts.empty(), "--metrics ", join_and([&] {
     std::vector<std::string> v;
-    for (const char* m : {"clip-t", "pick", "hps"})
+    for (const char* m : {"clip-t", "pick", "hps", "ir"})
       if (has(m)) v.push_back(m);
     return v;
   }()),
             " needs --prompts FILE (one prompt per line, one per image in the images' sorted order)");
-  AFA_CHECK(prompted || a.prompts.empty(), "--prompts is used by clip-t, pick and hps only; add one to --metrics");
+  AFA_CHECK(prompted || a.prompts.empty(), "--prompts is used by clip-t, pick, hps and ir only; add one to --metrics");
   AFA_CHECK(a.splits >= 1, "--splits must be at least 1");
   if (!a.output.empty()) check_output_file(a.output, "-o");
   const auto device = parse_device(a.device);
 
   // Everything the user can get wrong is checked before the slow part: every weights file first.
   const std::string folder = metrics::weights_folder(a.weights);
-  std::string inception_w, clip_w, aes_w, pick_w, hps_w;
+  std::string inception_w, clip_w, aes_w, pick_w, hps_w, ir_w;
   if (fid || is)
     inception_w = metrics::require_weights_file(folder, metrics::kFidInceptionWeights,
                                                 fid && is ? "FID and IS"
@@ -212,6 +218,7 @@ int run_eval(const EvalArgs& a) {
   if (aes) aes_w = metrics::require_weights_file(folder, metrics::kAestheticWeights, "The aesthetic score");
   if (pick) pick_w = metrics::require_weights_file(folder, metrics::kPickScoreWeights, "PickScore");
   if (hps) hps_w = metrics::require_weights_file(folder, metrics::kHpsv2Weights, "HPSv2");
+  if (ir) ir_w = metrics::require_weights_file(folder, metrics::kImageRewardWeights, "ImageReward");
 
   const auto files = metrics::list_image_files(a.images);
   std::vector<std::string> ref_files;
@@ -222,10 +229,27 @@ int run_eval(const EvalArgs& a) {
             " images; ", a.images, " has ", files.size());
   std::vector<std::string> prompts;
   std::unique_ptr<text::ClipTokenizer> tokenizer;
+  std::unique_ptr<text::BertTokenizer> bert;
   if (prompted) {
     prompts = metrics::read_prompts_file(a.prompts);
     AFA_CHECK(prompts.size() == files.size(), "--prompts ", a.prompts, " has ", prompts.size(), " prompts but ",
               a.images, " has ", files.size(), " images; give one prompt per image, in the images' sorted order");
+  }
+  if (ir) {
+    bert = std::make_unique<text::BertTokenizer>(text::BertTokenizer::image_reward(metrics::default_bert_vocab()));
+    for (size_t i = 0; i < prompts.size(); ++i) {
+      text::BertEncoding e;
+      try {
+        e = bert->encode(prompts[i]);
+      } catch (const Error& err) {
+        fail("--prompts ", a.prompts, " line ", i + 1, ": ", err.what());
+      }
+      if (e.truncated() && !a.quiet)
+        std::cerr << "warning: prompt " << i + 1 << " has " << e.n_tokens_untruncated
+                  << " tokens; ImageReward reads the first 35 (with [CLS] and [SEP])\n";
+    }
+  }
+  if (clip_prompted) {
     tokenizer =
         std::make_unique<text::ClipTokenizer>(text::ClipTokenizer::from_folder(pipeline::default_tokenizer_dir()));
     for (size_t i = 0; i < prompts.size(); ++i) {
@@ -271,6 +295,15 @@ int run_eval(const EvalArgs& a) {
   }
   run_clip_metrics(a, {clip_t, clip_i, aes, pick, hps}, {clip_w, aes_w, pick_w, hps_w}, files, ref_files, prompts,
                    tokenizer.get(), device, report);
+  if (ir) {
+    auto m = metrics::load_image_reward(ir_w, metrics::image_reward_config_for(ir_w), device);
+    if (!a.quiet) std::cerr << "ImageReward\n";
+    const auto s = metrics::image_reward_scores(m, *bert, files, prompts, a.batch_size, device, [&](int64_t n) {
+      if (!a.quiet) std::cerr << "\r  " << n << "/" << files.size() << " images" << std::flush;
+    });
+    if (!a.quiet) std::cerr << "\n";
+    report["imagereward"] = mean_and_per_image(s);
+  }
 
   // The weights file of each metric (aes: the CLIP file, then the predictor's).
   nlohmann::ordered_json weights;
@@ -281,6 +314,7 @@ int run_eval(const EvalArgs& a) {
   if (aes) weights["aes"] = {clip_w, aes_w};
   if (pick) weights["pick"] = pick_w;
   if (hps) weights["hps"] = hps_w;
+  if (ir) weights["ir"] = ir_w;
   report["weights"] = weights;
   nlohmann::ordered_json refs;
   if (fid) refs["fid"] = "pytorch-fid 0.3.0 (pool3, bilinear resize to 299)";
@@ -290,6 +324,7 @@ int run_eval(const EvalArgs& a) {
   if (aes) refs["aes"] = "improved-aesthetic-predictor v2 (sac+logos+ava1-l14-linearMSE), openai CLIP preprocessing";
   if (pick) refs["pick"] = "PickScore_v1 infer_example (logit_scale.exp() cos)";
   if (hps) refs["hps"] = "HPSv2 img_score.score (cos, ResizeMaxSize preprocessing)";
+  if (ir) refs["ir"] = "ImageReward (THUDM c1392c6d) ImageReward.score, _transform preprocessing";
   report["reference_implementations"] = refs;
   const std::string text = report.dump(2) + "\n";
   if (!a.output.empty()) {
@@ -308,14 +343,14 @@ Run add_eval(CLI::App& app) {
   app.add_option("--images", a->images, "folder of generated images (.png, .jpg; not recursive)");
   app.add_option("--reference", a->reference, "folder of images to compare with (fid: real images; clip-i)");
   app.add_option("--prompts", a->prompts,
-                 "clip-t, pick, hps: text file, one prompt per line, one per image in the images' sorted order");
-  app.add_option("--metrics", a->metrics, "comma-separated: fid, is, clip-t, clip-i, aes, pick, hps")
+                 "clip-t, pick, hps, ir: text file, one prompt per line, one per image in the images' sorted order");
+  app.add_option("--metrics", a->metrics, "comma-separated: fid, is, clip-t, clip-i, aes, pick, hps, ir")
       ->capture_default_str();
   app.add_option("--weights", a->weights,
                  "folder of metric weights (default: $AFA_WEIGHTS or ~/.cache/afa/weights), holding "
                  "pt_inception-2015-12-05.safetensors (fid, is), clip-vit-large-patch14.safetensors (clip-t, "
                  "clip-i, aes), sac+logos+ava1-l14-linearMSE.safetensors (aes), PickScore_v1.safetensors (pick), "
-                 "HPS_v2_compressed.safetensors (hps)");
+                 "HPS_v2_compressed.safetensors (hps), ImageReward.safetensors (ir)");
   app.add_option("-o,--output", a->output, "write the report (JSON) here (default: stdout)");
   app.add_option("--batch-size", a->batch_size, "images per forward pass")->capture_default_str();
   app.add_option("--splits", a->splits, "is: splits (torch-fidelity's default 10)")->capture_default_str();

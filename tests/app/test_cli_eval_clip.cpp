@@ -42,7 +42,7 @@ TEST(CliEvalClip, ChecksArgumentsAndEveryWeightsFileBeforeAnyWork) {
   EXPECT_NE(r.out.find("--metrics clip-t and hps needs --prompts FILE"), std::string::npos) << r.out;
   r = run_afa(base + " --metrics aes" + one);
   EXPECT_EQ(r.code, 2);
-  EXPECT_NE(r.out.find("--prompts is used by clip-t, pick and hps only"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("--prompts is used by clip-t, pick, hps and ir only"), std::string::npos) << r.out;
   r = run_afa(base + " --metrics clip-i");
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.out.find("--metrics clip-i needs --reference"), std::string::npos) << r.out;
