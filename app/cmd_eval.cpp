@@ -14,6 +14,9 @@
 // in metric_weights.h. clip-t, pick, hps and ir need --prompts FILE: one prompt per line, one line per image
 // in the images' sorted order. A FILE.json beside a CLIP weights file (transformers' CLIPConfig) replaces
 // the published architecture (for ir: ImageReward.json, see image_reward_config.h).
+// Reference features (fid: mu and sigma; clip-i: the embeddings) are cached between runs, keyed by the
+// reference files and the weights (feature_cache.h); --reference may also be pytorch-fid statistics (.npz).
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -23,6 +26,8 @@
 #include "afa/metrics/aesthetic_predictor.h"
 #include "afa/metrics/clip_metrics.h"
 #include "afa/metrics/clip_scores.h"
+#include "afa/metrics/feature_cache.h"
+#include "afa/metrics/fid_statistics_file.h"
 #include "afa/metrics/frechet_distance.h"
 #include "afa/metrics/image_folder.h"
 #include "afa/metrics/image_reward.h"
@@ -41,7 +46,8 @@ namespace afa::app {
 namespace {
 
 struct EvalArgs {
-  std::string images, reference, prompts, metrics = "fid,is", weights, output, device = "cpu";
+  std::string images, reference, prompts, metrics = "fid,is", weights, output, device = "cpu", cache_dir;
+  bool no_cache = false;
   int64_t batch_size = 50;  // pytorch-fid's default
   int64_t splits = 10;
   int threads = 0;
@@ -117,10 +123,20 @@ struct ClipWeights {
 };
 
 // The CLIP-family metrics, one model in memory at a time.
+// The weights file and, when there is one, the FILE.json beside it that sets the architecture: both decide
+// the features, so both are part of a cache key.
+std::vector<std::string> weights_identity(const std::string& weights) {
+  const auto json = std::filesystem::path(weights).replace_extension(".json");
+  std::error_code ec;
+  if (std::filesystem::is_regular_file(json, ec)) return {weights, json.string()};
+  return {weights};
+}
+
 void run_clip_metrics(const EvalArgs& a, const ClipWanted& w, const ClipWeights& p,
                       const std::vector<std::string>& files, const std::vector<std::string>& ref_files,
                       const std::vector<std::string>& prompts, const text::ClipTokenizer* tokenizer,
-                      const torch::Device& device, nlohmann::ordered_json& report) {
+                      const metrics::FeatureCache& cache, const torch::Device& device,
+                      nlohmann::ordered_json& report) {
   using metrics::ClipPreprocess;
   auto images = [&](metrics::ClipModel& m, ClipPreprocess path, const std::vector<std::string>& f, const char* what) {
     if (!a.quiet) std::cerr << what << "\n";
@@ -145,8 +161,22 @@ void run_clip_metrics(const EvalArgs& a, const ClipWanted& w, const ClipWeights&
         report["clip_t"] = {{"score", metrics::clip_score_from_pairs(pairs)}, {"per_image", to_vector(pairs)}};
       }
       if (w.clip_i) {
-        const auto ref = images(m, ClipPreprocess::kClipHf, ref_files, "CLIP ViT-L/14 reference embeddings");
-        done();
+        // The reference set's embeddings: from the cache when this folder was embedded before.
+        const auto desc = metrics::reference_cache_description(
+            "clip-i: CLIP image features (CLIPImageProcessor), float32 [N, D]", ref_files, weights_identity(p.clip));
+        torch::Tensor ref;
+        if (auto hit = cache.load(desc); hit && hit->count("embeds") &&
+                                         hit->at("embeds").sizes() == torch::IntArrayRef{int64_t(ref_files.size()),
+                                                                                         img.size(1)}) {
+          ref = hit->at("embeds");
+          report["reference_cache"]["clip-i"] = {{"used", cache.path_for(desc)}};
+          if (!a.quiet) std::cerr << "CLIP ViT-L/14 reference embeddings: from " << cache.path_for(desc) << "\n";
+        } else {
+          ref = images(m, ClipPreprocess::kClipHf, ref_files, "CLIP ViT-L/14 reference embeddings");
+          done();
+          const auto stored = cache.store(desc, {{"embeds", ref.contiguous()}});
+          if (!stored.empty()) report["reference_cache"]["clip-i"] = {{"stored", stored}};
+        }
         report["reference"] = a.reference;
         report["reference_count"] = ref_files.size();
         report["clip_i"] = {{"score", metrics::cosine_matrix_100(img, ref).to(torch::kFloat64).mean().item<double>()},
@@ -184,7 +214,8 @@ int run_eval(const EvalArgs& a) {
   const bool fid = has("fid"), is = has("is"), clip_t = has("clip-t"), clip_i = has("clip-i"), aes = has("aes"),
              pick = has("pick"), hps = has("hps"), ir = has("ir");
   AFA_CHECK(!a.images.empty(), "eval needs --images DIR");
-  AFA_CHECK(!fid || !a.reference.empty(), "--metrics fid needs --reference DIR (the real images to compare with)");
+  AFA_CHECK(!fid || !a.reference.empty(),
+            "--metrics fid needs --reference DIR (the real images to compare with) or --reference STATS.npz");
   AFA_CHECK(!clip_i || !a.reference.empty(), "--metrics clip-i needs --reference DIR (the images to compare with)");
   AFA_CHECK(fid || clip_i || a.reference.empty(), "--reference is used by fid and clip-i only; add one to --metrics");
   const bool clip_prompted = clip_t || pick || hps, prompted = clip_prompted || ir;
@@ -220,11 +251,18 @@ int run_eval(const EvalArgs& a) {
   if (hps) hps_w = metrics::require_weights_file(folder, metrics::kHpsv2Weights, "HPSv2");
   if (ir) ir_w = metrics::require_weights_file(folder, metrics::kImageRewardWeights, "ImageReward");
 
+  const bool ref_stats = (fid || clip_i) && metrics::is_fid_statistics_file(a.reference);
+  AFA_CHECK(!ref_stats || !clip_i, "--reference ", a.reference,
+            ": clip-i needs a folder of reference images; FID statistics (.npz) serve fid only");
+  const metrics::FeatureCache cache(a.no_cache ? ""
+                                    : a.cache_dir.empty() ? metrics::default_feature_cache_dir()
+                                                          : a.cache_dir);
   const auto files = metrics::list_image_files(a.images);
   std::vector<std::string> ref_files;
-  if (fid || clip_i) ref_files = metrics::list_image_files(a.reference);
-  AFA_CHECK(!fid || (files.size() >= 2 && ref_files.size() >= 2), "FID needs at least 2 images in each folder (",
-            a.images, ": ", files.size(), ", ", a.reference, ": ", ref_files.size(), ")");
+  if ((fid || clip_i) && !ref_stats) ref_files = metrics::list_image_files(a.reference);
+  AFA_CHECK(!fid || (files.size() >= 2 && (ref_stats || ref_files.size() >= 2)),
+            "FID needs at least 2 images in each folder (", a.images, ": ", files.size(), ", ", a.reference, ": ",
+            ref_files.size(), ")");
   AFA_CHECK(!is || int64_t(files.size()) >= a.splits, "IS in ", a.splits, " splits needs at least ", a.splits,
             " images; ", a.images, " has ", files.size());
   std::vector<std::string> prompts;
@@ -271,18 +309,36 @@ int run_eval(const EvalArgs& a) {
     auto model = metrics::load_fid_inception(inception_w, device);
     const auto feats = folder_features(model, files, fid, is, a.batch_size, device, a.quiet);
     if (fid) {
-      if (!a.quiet) std::cerr << a.reference << ": " << ref_files.size() << " images\n";
-      const auto ref = folder_features(model, ref_files, true, false, a.batch_size, device, a.quiet);
-      const auto t = metrics::frechet_terms(metrics::fit_gaussian(feats.pool3), metrics::fit_gaussian(ref.pool3));
+      // The reference Gaussian: from a statistics file, from the cache, or computed (and then cached).
+      metrics::Gaussian ref;
+      if (ref_stats) {
+        ref = metrics::load_fid_statistics(a.reference);
+      } else {
+        const auto desc = metrics::reference_cache_description("fid: pytorch-fid pool3 mu and sigma, float64",
+                                                               ref_files, {inception_w});
+        const auto hit = cache.load(desc);
+        if (hit && hit->count("mu") && hit->count("sigma") && hit->at("mu").sizes() == torch::IntArrayRef{2048} &&
+            hit->at("sigma").sizes() == torch::IntArrayRef{2048, 2048}) {
+          ref = {hit->at("mu").to(torch::kFloat64), hit->at("sigma").to(torch::kFloat64)};
+          report["reference_cache"]["fid"] = {{"used", cache.path_for(desc)}};
+          if (!a.quiet) std::cerr << a.reference << ": statistics from " << cache.path_for(desc) << "\n";
+        } else {
+          if (!a.quiet) std::cerr << a.reference << ": " << ref_files.size() << " images\n";
+          ref = metrics::fit_gaussian(folder_features(model, ref_files, true, false, a.batch_size, device, a.quiet).pool3);
+          const auto stored = cache.store(desc, {{"mu", ref.mean}, {"sigma", ref.covariance}});
+          if (!stored.empty()) report["reference_cache"]["fid"] = {{"stored", stored}};
+        }
+      }
+      const auto t = metrics::frechet_terms(metrics::fit_gaussian(feats.pool3), ref);
       report["reference"] = a.reference;
-      report["reference_count"] = ref_files.size();
+      if (!ref_stats) report["reference_count"] = ref_files.size();
       report["fid"] = t.distance;
       report["fid_terms"] = {{"mean_term", t.mean_term},
                              {"trace_images", t.trace_a},
                              {"trace_reference", t.trace_b},
                              {"trace_sqrt_product", t.trace_sqrt_product}};
       // Fewer images than feature dimensions: singular covariances, FID biased upwards (pytorch-fid warns too).
-      if (!a.quiet && (files.size() < 2048 || ref_files.size() < 2048))
+      if (!a.quiet && (files.size() < 2048 || (!ref_stats && ref_files.size() < 2048)))
         std::cerr << "note: FID from fewer than 2048 images per set is biased and not comparable across set sizes\n";
     }
     if (is) {
@@ -294,7 +350,7 @@ int run_eval(const EvalArgs& a) {
     }
   }
   run_clip_metrics(a, {clip_t, clip_i, aes, pick, hps}, {clip_w, aes_w, pick_w, hps_w}, files, ref_files, prompts,
-                   tokenizer.get(), device, report);
+                   tokenizer.get(), cache, device, report);
   if (ir) {
     auto m = metrics::load_image_reward(ir_w, metrics::image_reward_config_for(ir_w), device);
     if (!a.quiet) std::cerr << "ImageReward\n";
@@ -341,7 +397,13 @@ int run_eval(const EvalArgs& a) {
 Run add_eval(CLI::App& app) {
   auto a = std::make_shared<EvalArgs>();
   app.add_option("--images", a->images, "folder of generated images (.png, .jpg; not recursive)");
-  app.add_option("--reference", a->reference, "folder of images to compare with (fid: real images; clip-i)");
+  app.add_option("--reference", a->reference,
+                 "folder of images to compare with (fid: real images; clip-i), or fid: pytorch-fid statistics "
+                 "(.npz with mu, sigma)");
+  app.add_option("--cache-dir", a->cache_dir,
+                 "where reference features are kept between runs (default: $AFA_CACHE_DIR, "
+                 "$XDG_CACHE_HOME/afa/features or ~/.cache/afa/features)");
+  app.add_flag("--no-cache", a->no_cache, "compute reference features afresh and keep nothing");
   app.add_option("--prompts", a->prompts,
                  "clip-t, pick, hps, ir: text file, one prompt per line, one per image in the images' sorted order");
   app.add_option("--metrics", a->metrics, "comma-separated: fid, is, clip-t, clip-i, aes, pick, hps, ir")

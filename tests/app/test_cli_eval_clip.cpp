@@ -110,7 +110,7 @@ TEST(CliEvalClip, ReportsTheGoldensTinyClipScores) {
 
   const auto report_path = dir / "report.json";
   auto r = run_afa("eval --images " + quote(gen.string()) + " --reference " + quote(ref.string()) + " --prompts " +
-                   quote((dir / "prompts.txt").string()) + " --metrics clip-t,clip-i,aes,pick,hps --threads 1 -q" +
+                   quote((dir / "prompts.txt").string()) + " --metrics clip-t,clip-i,aes,pick,hps --threads 1 -q --no-cache" +
                    " --weights " + quote(w.string()) + " -o " + quote(report_path.string()));
   ASSERT_EQ(r.code, 0) << r.out;
   std::ifstream f(report_path);
