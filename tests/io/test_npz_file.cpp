@@ -49,6 +49,14 @@ TEST(NpzFile, ReadsArraysAsNumpyWritesThem) {
   EXPECT_EQ(a.at("s").item<int64_t>(), 7);
 }
 
+// A file written by Python's zipfile (the fuzz seed; numpy's np.savez uses the same module).
+TEST(NpzFile, ReadsAnArchiveWrittenByPythonsZipfile) {
+  const auto a = afa::io::load_npz(std::string(AFA_SOURCE_DIR) + "/fuzz/corpus/fuzz_npz/seed_stats.npz");
+  EXPECT_TRUE(torch::equal(a.at("mu"), torch::tensor({0.5, -1.0}, torch::kFloat64)));
+  EXPECT_TRUE(torch::equal(a.at("sigma"), torch::tensor({1.0, 0.1, 0.1, 2.0}, torch::kFloat64).view({2, 2})));
+  EXPECT_EQ(a.at("n").item<int64_t>(), 7);
+}
+
 TEST(NpzFile, BrokenFilesAreClearErrors) {
   afa::test::TempDir dir("npz_bad");
   const auto path = (dir.path / "x.npz").string();
