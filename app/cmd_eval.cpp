@@ -16,6 +16,7 @@
 // the published architecture (for ir: ImageReward.json, see image_reward_config.h).
 // Reference features (fid: mu and sigma; clip-i: the embeddings) are cached between runs, keyed by the
 // reference files and the weights (feature_cache.h); --reference may also be pytorch-fid statistics (.npz).
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -30,6 +31,7 @@
 #include "afa/metrics/fid_statistics_file.h"
 #include "afa/metrics/frechet_distance.h"
 #include "afa/metrics/image_folder.h"
+#include "afa/metrics/image_prompts.h"
 #include "afa/metrics/image_reward.h"
 #include "afa/metrics/inception_preprocess.h"
 #include "afa/metrics/inception_score.h"
@@ -38,6 +40,7 @@
 #include "afa/pipeline/stable_diffusion.h"
 #include "afa/util/atomic_file.h"
 #include "afa/util/error.h"
+#include "cmd_eval.h"
 #include "commands.h"
 #include "options.h"
 
@@ -45,14 +48,6 @@ namespace afa::app {
 
 namespace {
 
-struct EvalArgs {
-  std::string images, reference, prompts, metrics = "fid,is", weights, output, device = "cpu", cache_dir;
-  bool no_cache = false;
-  int64_t batch_size = 50;  // pytorch-fid's default
-  int64_t splits = 10;
-  int threads = 0;
-  bool quiet = false;
-};
 
 const char* const kKnownMetrics = "fid, is, clip-t, clip-i, aes, pick, hps, ir";
 
@@ -208,24 +203,34 @@ void run_clip_metrics(const EvalArgs& a, const ClipWanted& w, const ClipWeights&
   }
 }
 
+}  // namespace
+
 int run_eval(const EvalArgs& a) {
   const auto wanted = parse_metrics(a.metrics);
   auto has = [&](const char* m) { return wanted.count(m) != 0; };
   const bool fid = has("fid"), is = has("is"), clip_t = has("clip-t"), clip_i = has("clip-i"), aes = has("aes"),
              pick = has("pick"), hps = has("hps"), ir = has("ir");
   AFA_CHECK(!a.images.empty(), "eval needs --images DIR");
+  std::string images_label;  // the folders, for messages and the report
+  for (const auto& d : a.images) images_label += (images_label.empty() ? "" : " + ") + d;
   AFA_CHECK(!fid || !a.reference.empty(),
             "--metrics fid needs --reference DIR (the real images to compare with) or --reference STATS.npz");
   AFA_CHECK(!clip_i || !a.reference.empty(), "--metrics clip-i needs --reference DIR (the images to compare with)");
   AFA_CHECK(fid || clip_i || a.reference.empty(), "--reference is used by fid and clip-i only; add one to --metrics");
   const bool clip_prompted = clip_t || pick || hps, prompted = clip_prompted || ir;
-  AFA_CHECK(!prompted || !a.prompts.empty(), "--metrics ", join_and([&] {
+  const bool manifests = [&] {  // afa bench-quality's prompts*.jsonl in the images folders
+    for (const auto& d : a.images)
+      if (!metrics::folder_prompt_manifests(d).empty()) return true;
+    return false;
+  }();
+  AFA_CHECK(!prompted || !a.prompts.empty() || manifests, "--metrics ", join_and([&] {
     std::vector<std::string> v;
     for (const char* m : {"clip-t", "pick", "hps", "ir"})
       if (has(m)) v.push_back(m);
     return v;
   }()),
-            " needs --prompts FILE (one prompt per line, one per image in the images' sorted order)");
+            " needs --prompts FILE (one prompt per line, one per image in the images' sorted order; or FILE.jsonl "
+            "of {\"image\", \"prompt\"} lines)");
   AFA_CHECK(prompted || a.prompts.empty(), "--prompts is used by clip-t, pick, hps and ir only; add one to --metrics");
   AFA_CHECK(a.splits >= 1, "--splits must be at least 1");
   if (!a.output.empty()) check_output_file(a.output, "-o");
@@ -250,6 +255,7 @@ int run_eval(const EvalArgs& a) {
   if (pick) pick_w = metrics::require_weights_file(folder, metrics::kPickScoreWeights, "PickScore");
   if (hps) hps_w = metrics::require_weights_file(folder, metrics::kHpsv2Weights, "HPSv2");
   if (ir) ir_w = metrics::require_weights_file(folder, metrics::kImageRewardWeights, "ImageReward");
+  if (a.check_only) return 0;
 
   const bool ref_stats = (fid || clip_i) && metrics::is_fid_statistics_file(a.reference);
   AFA_CHECK(!ref_stats || !clip_i, "--reference ", a.reference,
@@ -257,21 +263,31 @@ int run_eval(const EvalArgs& a) {
   const metrics::FeatureCache cache(a.no_cache ? ""
                                     : a.cache_dir.empty() ? metrics::default_feature_cache_dir()
                                                           : a.cache_dir);
-  const auto files = metrics::list_image_files(a.images);
+  // Several --images folders are one set: the union of their files, sorted by name as if in one folder
+  // (shards of afa bench-quality), so a name may appear once only.
+  std::vector<std::string> files;
+  for (const auto& d : a.images) {
+    const auto f = metrics::list_image_files(d);
+    files.insert(files.end(), f.begin(), f.end());
+  }
+  std::stable_sort(files.begin(), files.end(), [](const std::string& x, const std::string& y) {
+    return std::filesystem::path(x).filename() < std::filesystem::path(y).filename();
+  });
+  for (size_t i = 1; i < files.size(); ++i)
+    AFA_CHECK(std::filesystem::path(files[i]).filename() != std::filesystem::path(files[i - 1]).filename(),
+              "--images: ", files[i - 1], " and ", files[i], " have the same name; the folders' union needs unique names");
   std::vector<std::string> ref_files;
   if ((fid || clip_i) && !ref_stats) ref_files = metrics::list_image_files(a.reference);
   AFA_CHECK(!fid || (files.size() >= 2 && (ref_stats || ref_files.size() >= 2)),
-            "FID needs at least 2 images in each folder (", a.images, ": ", files.size(), ", ", a.reference, ": ",
+            "FID needs at least 2 images in each folder (", images_label, ": ", files.size(), ", ", a.reference, ": ",
             ref_files.size(), ")");
   AFA_CHECK(!is || int64_t(files.size()) >= a.splits, "IS in ", a.splits, " splits needs at least ", a.splits,
-            " images; ", a.images, " has ", files.size());
+            " images; ", images_label, " has ", files.size());
   std::vector<std::string> prompts;
   std::unique_ptr<text::ClipTokenizer> tokenizer;
   std::unique_ptr<text::BertTokenizer> bert;
   if (prompted) {
-    prompts = metrics::read_prompts_file(a.prompts);
-    AFA_CHECK(prompts.size() == files.size(), "--prompts ", a.prompts, " has ", prompts.size(), " prompts but ",
-              a.images, " has ", files.size(), " images; give one prompt per image, in the images' sorted order");
+    prompts = metrics::prompts_for_images(files, a.prompts, a.images);
   }
   if (ir) {
     bert = std::make_unique<text::BertTokenizer>(text::BertTokenizer::image_reward(metrics::default_bert_vocab()));
@@ -303,8 +319,10 @@ int run_eval(const EvalArgs& a) {
     }
   }
 
-  nlohmann::ordered_json report{{"images", a.images}, {"count", files.size()}};
-  if (!a.quiet) std::cerr << a.images << ": " << files.size() << " images\n";
+  nlohmann::ordered_json report{{"images", a.images.size() == 1 ? nlohmann::ordered_json(a.images[0])
+                                                                : nlohmann::ordered_json(a.images)},
+                                {"count", files.size()}};
+  if (!a.quiet) std::cerr << images_label << ": " << files.size() << " images\n";
   if (fid || is) {
     auto model = metrics::load_fid_inception(inception_w, device);
     const auto feats = folder_features(model, files, fid, is, a.batch_size, device, a.quiet);
@@ -392,11 +410,10 @@ int run_eval(const EvalArgs& a) {
   return 0;
 }
 
-}  // namespace
-
 Run add_eval(CLI::App& app) {
   auto a = std::make_shared<EvalArgs>();
-  app.add_option("--images", a->images, "folder of generated images (.png, .jpg; not recursive)");
+  app.add_option("--images", a->images,
+                 "folder of generated images (.png, .jpg; not recursive); repeated: the union of the folders");
   app.add_option("--reference", a->reference,
                  "folder of images to compare with (fid: real images; clip-i), or fid: pytorch-fid statistics "
                  "(.npz with mu, sigma)");

@@ -21,5 +21,6 @@ Run add_demo(CLI::App& app);
 Run add_convert(CLI::App& app);
 Run add_analyze(CLI::App& app);
 Run add_eval(CLI::App& app);
+Run add_bench_quality(CLI::App& app);
 
 }  // namespace afa::app

@@ -34,8 +34,10 @@ int main(int argc, char** argv) {
   add("merge", "Merge models (weighted, add-difference, TIES; per block; LoRA baking) into one file", afa::app::add_merge);
   add("analyze", "Where each model denoises best for an image and its prompt (per patch and timestep)",
       afa::app::add_analyze);
-  add("eval", "Image-set metrics as their reference code computes them: FID (pytorch-fid), IS (torch-fidelity)",
-      afa::app::add_eval);
+  add("eval", "Image-set metrics as their reference code computes them: FID, IS, CLIP-T/I, aesthetic, PickScore, "
+      "HPSv2, ImageReward", afa::app::add_eval);
+  add("bench-quality", "The paper's quality protocol: generate for a prompt list with a method, then evaluate "
+      "(resumable, shardable)", afa::app::add_bench_quality);
   add("convert", "Store an aggregator set or a model in another dtype or layout (e.g. F16 .safetensors)",
       afa::app::add_convert);
   add("toydata", "Draw the demo's captioned toy image set (train, held-out, expert subsets, tokenizer)",
