@@ -25,8 +25,10 @@ std::map<CLI::App*, Run> add_commands(CLI::App& app) {
   add("init", "Create a new model with freshly initialised weights (to train from scratch)", add_init);
   add("merge", "Merge models (weighted, add-difference, TIES; per block; LoRA baking) into one file", add_merge);
   add("analyze", "Where each model denoises best for an image and its prompt (per patch and timestep)", add_analyze);
-  add("eval", "Image-set metrics as their reference code computes them: FID (pytorch-fid), IS (torch-fidelity)",
-      add_eval);
+  add("eval", "Image-set metrics as their reference code computes them: FID, IS, CLIP-T/I, aesthetic, PickScore, "
+      "HPSv2, ImageReward", add_eval);
+  add("bench-quality", "The paper's quality protocol: generate for a prompt list with a method, then evaluate "
+      "(resumable, shardable)", add_bench_quality);
   add("convert", "Store an aggregator set or a model in another dtype or layout (e.g. F16 .safetensors)", add_convert);
   add("toydata", "Draw the demo's captioned toy image set (train, held-out, expert subsets, tokenizer)", add_toydata);
   add("toyscore", "Train or apply the toy world's prompt-fidelity classifier; toy FID", add_toyscore);

@@ -22,6 +22,7 @@ Run add_demo(CLI::App& app);
 Run add_convert(CLI::App& app);
 Run add_analyze(CLI::App& app);
 Run add_eval(CLI::App& app);
+Run add_bench_quality(CLI::App& app);
 Run add_serve(CLI::App& app);
 
 // The whole command line on `app` (afa's name, description and option policy, every subcommand); what

@@ -80,7 +80,7 @@ TEST(CliEval, ReportsFidAndIsAsTheLibraryComputesThem) {
 
   const auto report_path = dir / "report.json";
   auto r = run_afa("eval --images " + quote(gen.string()) + " --reference " + quote(ref.string()) +
-                   " --metrics fid,is --splits 2 --threads 1 -q --weights " + quote(weights.string()) + " -o " +
+                   " --metrics fid,is --splits 2 --threads 1 -q --no-cache --weights " + quote(weights.string()) + " -o " +
                    quote(report_path.string()));
   ASSERT_EQ(r.code, 0) << r.out;
   std::ifstream f(report_path);

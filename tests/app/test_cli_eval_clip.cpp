@@ -42,7 +42,7 @@ TEST(CliEvalClip, ChecksArgumentsAndEveryWeightsFileBeforeAnyWork) {
   EXPECT_NE(r.out.find("--metrics clip-t and hps needs --prompts FILE"), std::string::npos) << r.out;
   r = run_afa(base + " --metrics aes" + one);
   EXPECT_EQ(r.code, 2);
-  EXPECT_NE(r.out.find("--prompts is used by clip-t, pick and hps only"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("--prompts is used by clip-t, pick, hps and ir only"), std::string::npos) << r.out;
   r = run_afa(base + " --metrics clip-i");
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.out.find("--metrics clip-i needs --reference"), std::string::npos) << r.out;
@@ -110,7 +110,7 @@ TEST(CliEvalClip, ReportsTheGoldensTinyClipScores) {
 
   const auto report_path = dir / "report.json";
   auto r = run_afa("eval --images " + quote(gen.string()) + " --reference " + quote(ref.string()) + " --prompts " +
-                   quote((dir / "prompts.txt").string()) + " --metrics clip-t,clip-i,aes,pick,hps --threads 1 -q" +
+                   quote((dir / "prompts.txt").string()) + " --metrics clip-t,clip-i,aes,pick,hps --threads 1 -q --no-cache" +
                    " --weights " + quote(w.string()) + " -o " + quote(report_path.string()));
   ASSERT_EQ(r.code, 0) << r.out;
   std::ifstream f(report_path);

@@ -12,8 +12,8 @@ namespace afa::metrics {
 const WeightsFile kFidInceptionWeights{
     "pt_inception-2015-12-05.safetensors",
     "pytorch-fid's release pt_inception-2015-12-05-6726825d.pth (https://github.com/mseitzer/pytorch-fid/"
-    "releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth), converted to .safetensors with its "
-    "key names, e.g. in Python: safetensors.torch.save_file(torch.load(PTH), OUT)"};
+    "releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth), converted once with its key names: "
+    "afa convert pt_inception-2015-12-05-6726825d.pth -o pt_inception-2015-12-05.safetensors"};
 
 const WeightsFile kClipVitL14Weights{"clip-vit-large-patch14.safetensors",
                                      "openai/clip-vit-large-patch14's model.safetensors from the Hugging Face Hub "
@@ -22,8 +22,8 @@ const WeightsFile kClipVitL14Weights{"clip-vit-large-patch14.safetensors",
 const WeightsFile kAestheticWeights{
     "sac+logos+ava1-l14-linearMSE.safetensors",
     "LAION's improved aesthetic predictor sac+logos+ava1-l14-linearMSE.pth (https://github.com/christophschuhmann/"
-    "improved-aesthetic-predictor), converted to .safetensors with its key names, e.g. in Python: "
-    "safetensors.torch.save_file(torch.load(PTH), OUT)"};
+    "improved-aesthetic-predictor), converted once with its key names: afa convert "
+    "sac+logos+ava1-l14-linearMSE.pth -o sac+logos+ava1-l14-linearMSE.safetensors"};
 
 const WeightsFile kPickScoreWeights{"PickScore_v1.safetensors",
                                     "yuvalkirstain/PickScore_v1's model.safetensors from the Hugging Face Hub "
@@ -31,8 +31,13 @@ const WeightsFile kPickScoreWeights{"PickScore_v1.safetensors",
 
 const WeightsFile kHpsv2Weights{
     "HPS_v2_compressed.safetensors",
-    "HPSv2's HPS_v2_compressed.pt (https://huggingface.co/xswu/HPSv2), converted to .safetensors with its "
-    "open_clip key names, e.g. in Python: safetensors.torch.save_file(torch.load(PT)['state_dict'], OUT)"};
+    "HPSv2's HPS_v2_compressed.pt (https://huggingface.co/xswu/HPSv2), converted once with its open_clip key "
+    "names (its 'state_dict' entry): afa convert HPS_v2_compressed.pt -o HPS_v2_compressed.safetensors"};
+
+const WeightsFile kImageRewardWeights{
+    "ImageReward.safetensors",
+    "THUDM/ImageReward's ImageReward.pt (https://huggingface.co/THUDM/ImageReward, with its med_config.json), "
+    "converted once with its key names: afa convert ImageReward.pt -o ImageReward.safetensors"};
 
 std::string weights_folder(const std::string& flag) {
   if (!flag.empty()) return flag;

@@ -22,6 +22,8 @@ extern const WeightsFile kAestheticWeights;
 extern const WeightsFile kPickScoreWeights;
 // HPSv2 (a CLIP ViT-H/14 in open_clip's naming).
 extern const WeightsFile kHpsv2Weights;
+// ImageReward (BLIP ViT-L + BERT + MLP head), the published state_dict's key names.
+extern const WeightsFile kImageRewardWeights;
 
 // The folder: `flag` if not empty, else $AFA_WEIGHTS if set and not empty, else $HOME/.cache/afa/weights.
 std::string weights_folder(const std::string& flag);

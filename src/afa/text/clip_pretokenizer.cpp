@@ -1,13 +1,12 @@
 #include "afa/text/clip_pretokenizer.h"
 
-#include <unicode/locid.h>
-#include <unicode/normalizer2.h>
 #include <unicode/uchar.h>
 #include <unicode/uniset.h>
 #include <unicode/unistr.h>
 
 #include <memory>
 
+#include "afa/text/unicode_chars.h"
 #include "afa/util/error.h"
 
 namespace afa::text {
@@ -73,52 +72,6 @@ std::string utf8_encode(const std::u32string& s) {
 
 namespace {
 
-icu::UnicodeString to_icu(const std::u32string& s) {
-  return icu::UnicodeString::fromUTF32(reinterpret_cast<const UChar32*>(s.data()),
-                                       static_cast<int32_t>(s.size()));
-}
-
-std::u32string from_icu(const icu::UnicodeString& u) {
-  std::u32string out(static_cast<size_t>(u.countChar32()), U'\0');
-  UErrorCode status = U_ZERO_ERROR;
-  u.toUTF32(reinterpret_cast<UChar32*>(out.data()), static_cast<int32_t>(out.size()), status);
-  AFA_INTERNAL_ASSERT(U_SUCCESS(status), "ICU UTF-32 conversion failed: ", u_errorName(status));
-  return out;
-}
-
-// BasicTokenizer._is_control: category C* except tab, newline and carriage return.
-bool is_control(char32_t c) {
-  if (c == U'\t' || c == U'\n' || c == U'\r') return false;
-  switch (u_charType(static_cast<UChar32>(c))) {
-    case U_CONTROL_CHAR: case U_FORMAT_CHAR: case U_PRIVATE_USE_CHAR: case U_SURROGATE:
-    case U_UNASSIGNED:
-      return true;
-    default:
-      return false;
-  }
-}
-
-// BasicTokenizer._is_whitespace: space, \t \n \r, or category Zs.
-bool is_bert_whitespace(char32_t c) {
-  return c == U' ' || c == U'\t' || c == U'\n' || c == U'\r' ||
-         u_charType(static_cast<UChar32>(c)) == U_SPACE_SEPARATOR;
-}
-
-// Python's str.isspace(), which str.split() uses (whitespace_tokenize).
-bool is_python_space(char32_t c) {
-  return (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x20) || c == 0x85 || c == 0xA0 ||
-         c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F ||
-         c == 0x205F || c == 0x3000;
-}
-
-// BasicTokenizer._is_chinese_char: the CJK Unified Ideograph blocks (not Hangul, kana).
-bool is_cjk(char32_t c) {
-  return (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF) ||
-         (c >= 0x20000 && c <= 0x2A6DF) || (c >= 0x2A700 && c <= 0x2B73F) ||
-         (c >= 0x2B740 && c <= 0x2B81F) || (c >= 0x2B820 && c <= 0x2CEAF) ||
-         (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x2F800 && c <= 0x2FA1F);
-}
-
 // The regex module matches a property class under IGNORECASE when any case variant of the character
 // has the property (e.g. U+0345, a combining mark whose upper case is Greek Iota, counts as a letter).
 struct CaseClosedSets {
@@ -176,12 +129,7 @@ std::u32string basic_clean(const std::u32string& text) {
   }
 
   // NFC, so that decomposed and precomposed accents tokenize alike.
-  UErrorCode status = U_ZERO_ERROR;
-  const icu::Normalizer2* nfc = icu::Normalizer2::getNFCInstance(status);
-  AFA_INTERNAL_ASSERT(U_SUCCESS(status), "ICU NFC normalizer unavailable: ", u_errorName(status));
-  icu::UnicodeString normalized = nfc->normalize(to_icu(cleaned), status);
-  AFA_INTERNAL_ASSERT(U_SUCCESS(status), "ICU NFC normalization failed: ", u_errorName(status));
-  const std::u32string nfc_text = from_icu(normalized);
+  const std::u32string nfc_text = nfc(cleaned);
 
   // whitespace_tokenize, re-joined with single spaces.
   std::u32string joined;
@@ -200,9 +148,7 @@ std::u32string basic_clean(const std::u32string& text) {
   // Python's str.lower(): full lower-case mapping (e.g. U+0130 -> "i\u0307") with final sigma, which the
   // ICU root locale applies too. Lower-casing each word or the joined text gives the same result, since a
   // space is neither cased nor case-ignorable.
-  icu::UnicodeString u = to_icu(joined);
-  u.toLower(icu::Locale::getRoot());
-  return from_icu(u);
+  return to_lower(joined);
 }
 
 std::vector<std::string> clip_regex_split(const std::u32string& t) {
