@@ -4,6 +4,10 @@
 //
 //   bench_sd15 [--size 512] [--steps 3] [--models 3] [--what unet,vae,clip,ensemble] [--device cpu|cuda]
 //              [--dtype f32|f16|bf16] [--threads N]
+//   --what aggregators: the N-model aggregators alone on random features, seconds per aggregation point.
+//   --profile PREFIX: after timing, one more step of the single U-Net and of each ensemble under torch's
+//     profiler, written as Chrome traces PREFIX.single.json, PREFIX.afaN.json (bench/profile_summary.py sums
+//     them per part).
 //   bench_sd15 --what train [--models 3] [--size 256] [--batch 1] [--dtype f32|bf16] [--checkpointing 1]
 //     one AFA training step (forward, backward, AdamW) of N frozen U-Nets and their aggregators: seconds,
 //     samples/s and peak memory. --dtype is the frozen models' (bf16: under autocast, as --mixed-precision).
@@ -12,6 +16,7 @@
 //     writes N random SD 1.5 single files in the LDM naming (as CivitAI ships them) for end-to-end
 //     memory and speed runs of `afa generate` / `afa train` (bench/memory_sd15.sh).
 #include <sys/resource.h>
+#include <torch/csrc/autograd/profiler_legacy.h>
 
 #include <chrono>
 #include <cstdio>
@@ -96,7 +101,7 @@ void write_random_sd15(const std::string& path, torch::Dtype dtype, uint64_t see
 int main(int argc, char** argv) {
   int64_t size = 512, steps = 3, n_models = 3;
   std::string what = "unet,vae,clip,ensemble", device_s = "cpu", dtype_s = "f32";
-  std::string write_dir;
+  std::string write_dir, profile;
   int threads = 0;
   int64_t batch = 1;
   bool checkpointing = false;
@@ -112,6 +117,7 @@ int main(int argc, char** argv) {
     else if (k == "--write-sd15") write_dir = v;
     else if (k == "--batch") batch = std::stoll(v);
     else if (k == "--checkpointing") checkpointing = v != "0";
+    else if (k == "--profile") profile = v;
   }
   const int nt = afa::set_threads(threads);
   torch::Device dev(device_s);
@@ -176,12 +182,20 @@ int main(int argc, char** argv) {
   auto x = torch::randn({2, 4, lat, lat}).to(dev, dtype);
   auto t = torch::tensor(500, torch::kLong);
 
+  // One more run of f under the profiler, as a Chrome trace.
+  auto profile_it = [&](const std::string& tag, auto&& f) {
+    if (profile.empty()) return;
+    torch::autograd::profiler::RecordProfile guard(profile + "." + tag + ".json");
+    f();
+    sync(dev);
+  };
   double single = 0;
   if (want("unet") || want("ensemble")) {
     afa::models::UNet2DConditionModel unet(unet_cfg);
     unet->to(dev, dtype);
     unet->eval();
     single = time_it(int(steps), dev, [&] { unet->forward(x, t, ctx); });
+    profile_it("single", [&] { unet->forward(x, t, ctx); });
     std::printf("unet step (batch 2, %lldx%lld): %.3f s   peak RSS %.2f GiB\n", (long long)size, (long long)size,
                 single, peak_rss_gib());
   }
@@ -202,6 +216,45 @@ int main(int argc, char** argv) {
     double s = time_it(3, dev, [&] { clip.forward(ids); });
     std::printf("text encoder (batch 2): %.3f s   peak RSS %.2f GiB\n", s, peak_rss_gib());
   }
+  if (want("aggregators")) {
+    // The 25 aggregators alone on random features of each stage's shape (the U-Nets' part of an AFA step
+    // is N single steps): seconds per aggregator, summed, and as a share of N single steps.
+    std::vector<afa::models::StageInfo> stages;
+    {
+      afa::models::UNet2DConditionModel u(unet_cfg);
+      stages = u->stages();
+    }
+    afa::ensemble::AggregatorOptions ao;
+    auto set = afa::ensemble::create_aggregators(stages, n_models, 768, unet_cfg.time_embed_dim(), ao);
+    set.to(dev, dtype);
+    set.train(false);
+    auto temb = torch::randn({2, unet_cfg.time_embed_dim()}).to(dev, dtype);
+    std::vector<torch::Tensor> feats;
+    for (const auto& st : stages)
+      feats.push_back(torch::randn({2, n_models, st.out_channels, lat / st.downscale, lat / st.downscale}).to(dev, dtype));
+    std::vector<double> per(stages.size(), 0.0);
+    auto run_all = [&](bool timed) {
+      for (size_t k = 0; k < stages.size(); ++k) {
+        double t0 = now();
+        set.aggregators[k]->forward(feats[k], temb, ctx);
+        sync(dev);
+        if (timed) per[k] += now() - t0;
+      }
+    };
+    run_all(false);
+    for (int64_t r = 0; r < steps; ++r) run_all(true);
+    double sum = 0;
+    for (size_t k = 0; k < stages.size(); ++k) {
+      sum += per[k] / steps;
+      std::printf("aggregator %2zu %-32s %4lld ch %3lldx%-3lld: %.3f s\n", k, stages[k].name.c_str(),
+                  (long long)stages[k].out_channels, (long long)(lat / stages[k].downscale),
+                  (long long)(lat / stages[k].downscale), per[k] / steps);
+    }
+    std::printf("aggregators, N=%lld: %.3f s per step", (long long)n_models, sum);
+    if (single > 0) std::printf(" = %.3f x (N x single step)", sum / (n_models * single));
+    std::printf("   peak RSS %.2f GiB\n", peak_rss_gib());
+    profile_it("aggregators" + std::to_string(n_models), [&] { run_all(false); });
+  }
   if (want("ensemble")) {
     std::vector<afa::models::UNet2DConditionModel> unets;
     for (int64_t n = 1; n <= n_models; ++n) {
@@ -216,6 +269,7 @@ int main(int argc, char** argv) {
       afa::ensemble::AfaEnsemble afa(unets, std::move(set));
       std::vector<torch::Tensor> ctxs(n, ctx);
       double s = time_it(int(steps), dev, [&] { afa.predict(x, t, ctxs); });
+      profile_it("afa" + std::to_string(n), [&] { afa.predict(x, t, ctxs); });
       std::printf("afa step, N=%lld (batch 2): %.3f s = %.2f x (N x single step)   peak RSS %.2f GiB\n",
                   (long long)n, s, s / (n * single), peak_rss_gib());
     }

@@ -75,9 +75,21 @@ std::pair<torch::Tensor, torch::Tensor> SABWImpl::forward(const torch::Tensor& f
             "SABW: features must be [B, ", config_.num_experts, ", ", config_.in_channels, ", H, W], got ",
             features.sizes());
   const auto b = features.size(0), h = features.size(3), w = features.size(4);
-  auto x = conv_in(features.reshape({b, -1, h, w}));
-  x = res_block(x, config_.use_timestep ? temb : torch::Tensor());
-  x = transformer(x, config_.use_text ? context : torch::Tensor());
+  // The ranges name the parts in a profile (bench_sd15 --profile); free when no profiler runs.
+  torch::Tensor x;
+  {
+    RECORD_USER_SCOPE("sabw::conv_in");
+    x = conv_in(features.reshape({b, -1, h, w}));
+  }
+  {
+    RECORD_USER_SCOPE("sabw::res_block");
+    x = res_block(x, config_.use_timestep ? temb : torch::Tensor());
+  }
+  {
+    RECORD_USER_SCOPE("sabw::transformer");
+    x = transformer(x, config_.use_text ? context : torch::Tensor());
+  }
+  RECORD_USER_SCOPE("sabw::combine");
   x = conv_out(x);
   if (!config_.spatial) x = x.mean({2, 3}, /*keepdim=*/true);
   auto maps = torch::softmax(x, 1);

@@ -33,9 +33,21 @@ torch::Tensor StagewiseEnsemble::predict(const torch::Tensor& latents, const tor
   for (int64_t k = 0; k < stages; ++k) {
     std::vector<torch::Tensor> outs;
     outs.reserve(n);
-    for (size_t m = 0; m < n; ++m) outs.push_back(unets_[m]->stage(k, hidden[m], states[m]));
+    for (size_t m = 0; m < n; ++m) {
+      RECORD_USER_SCOPE("afa::unet_stage");
+      outs.push_back(unets_[m]->stage(k, hidden[m], states[m]));
+    }
     torch::Tensor maps;
-    auto merged = merge(k, torch::stack(outs, 1), in, record_maps_ ? &maps : nullptr);
+    torch::Tensor stacked;
+    {
+      RECORD_USER_SCOPE("afa::stack");
+      stacked = torch::stack(outs, 1);
+    }
+    std::optional<torch::Tensor> merged;
+    {
+      RECORD_USER_SCOPE("afa::merge");
+      merged = merge(k, stacked, in, record_maps_ ? &maps : nullptr);
+    }
     if (merged) {
       for (size_t m = 0; m < n; ++m) {
         hidden[m] = *merged;

@@ -28,8 +28,16 @@ BasicTransformerBlockImpl::BasicTransformerBlockImpl(int64_t dim, int64_t heads,
 
 torch::Tensor BasicTransformerBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& context) {
   using detail::add_tmp;
-  auto h = add_tmp(attn1(norm1(x)), x);
-  h = add_tmp(attn2(norm2(h), context), h);
+  torch::Tensor h;
+  {
+    RECORD_USER_SCOPE("attn1");
+    h = add_tmp(attn1(norm1(x)), x);
+  }
+  {
+    RECORD_USER_SCOPE("attn2");
+    h = add_tmp(attn2(norm2(h), context), h);
+  }
+  RECORD_USER_SCOPE("ff");
   return add_tmp(ff(norm3(h)), h);
 }
 
