@@ -57,6 +57,7 @@ TEST(Serve, Txt2ImgPngsEqualAfaGenerateByteForByte) {
   EXPECT_EQ(info["sampler_name"], "DDIM");
   EXPECT_EQ(info["afa_method"], "afa");
   EXPECT_EQ(info["afa_interrupted"], false);
+  EXPECT_EQ(info["afa_warnings"], json::array());
   EXPECT_EQ(body["parameters"]["seed"], 7);
   EXPECT_EQ(body["parameters"]["n_iter"], 2);
 
@@ -187,10 +188,15 @@ TEST(Serve, BadRequestsAre422NamingTheFieldAndBigBodies413) {
   ASSERT_TRUE(big);
   EXPECT_EQ(big->status, 413) << big->body;
   EXPECT_EQ(body_json(big)["error"], "payload too large") << big->body;
-  // The server still answers after all that.
-  auto ok = txt2img(server, {{"prompt", "x"}, {"steps", 1}, {"width", 64}, {"height", 64}, {"seed", 1}});
+  // The server still answers after all that; a prompt over CLIP's 75 tokens is a warning in info.
+  std::string words;
+  for (int i = 0; i < 80; ++i) words += "cat ";
+  auto ok = txt2img(server, {{"prompt", words}, {"steps", 1}, {"width", 64}, {"height", 64}, {"seed", 1}});
   ASSERT_TRUE(ok);
-  EXPECT_EQ(ok->status, 200) << ok->body;
+  ASSERT_EQ(ok->status, 200) << ok->body;
+  const json warnings = json::parse(body_json(ok)["info"].get<std::string>())["afa_warnings"];
+  ASSERT_EQ(warnings.size(), 1u) << warnings;
+  EXPECT_NE(warnings[0].get<std::string>().find("the prompt has 80 tokens"), std::string::npos) << warnings;
 }
 
 TEST(Serve, ApiKeyIsRequiredWhereGiven) {

@@ -21,7 +21,8 @@ struct ServerOptions {
   int port = 7860;                 // 0: any free port (the one chosen is printed)
   std::string api_key;             // empty: no key
   size_t max_waiting = 4;          // jobs queued behind the running one
-  double time_limit_seconds = 600; // per txt2img request, queue wait included
+  double time_limit_seconds = 3600; // per txt2img request, queue wait included (an SD 1.5 trio on a CPU
+                                    // takes tens of minutes per image)
   size_t max_body_bytes = 1 << 20;
   bool log_requests = true;        // one stderr line per request
 };

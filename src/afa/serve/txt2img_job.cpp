@@ -4,6 +4,7 @@
 #include "afa/io/base64.h"
 #include "afa/pipeline/generation_parameters.h"
 #include "afa/schedulers/samplers.h"
+#include "afa/text/clip_tokenizer.h"
 
 namespace afa::serve {
 
@@ -17,11 +18,28 @@ ServeContext ResidentModels::context() const {
   return c;
 }
 
+namespace {
+
+// CLIP reads 75 tokens; the rest of a longer prompt is dropped, as in diffusers (A1111 would chunk it).
+void warn_if_truncated(const text::ClipTokenizer& tok, const std::string& prompt, const char* what,
+                       nlohmann::json& warnings) {
+  const auto enc = tok.encode(prompt);
+  if (enc.truncated())
+    warnings.push_back(std::string(what) + " has " + std::to_string(enc.n_tokens_untruncated - 2) +
+                       " tokens; CLIP reads only the first " + std::to_string(tok.max_length() - 2) + ", the last " +
+                       std::to_string(enc.n_tokens_untruncated - enc.n_tokens) + " are ignored");
+}
+
+}  // namespace
+
 JobResult run_txt2img(ResidentModels& resident, const Txt2ImgRequest& request, const JobControl& control) {
   const auto& ensemble = resident.models;
   const auto denoiser = ensemble::make_denoiser(request.method, ensemble.unets(), request.options.cfg_scale);
   const auto extra = ensemble::method_parameters(request.method);
   const std::string names = ensemble.names();
+  nlohmann::json warnings = nlohmann::json::array();
+  warn_if_truncated(*ensemble.models.at(0).tokenizer, request.options.prompt, "the prompt", warnings);
+  warn_if_truncated(*ensemble.models.at(0).tokenizer, request.options.negative_prompt, "the negative prompt", warnings);
 
   nlohmann::json images = nlohmann::json::array(), infotexts = nlohmann::json::array();
   nlohmann::json all_seeds = nlohmann::json::array(), all_prompts = nlohmann::json::array();
@@ -87,6 +105,7 @@ JobResult run_txt2img(ResidentModels& resident, const Txt2ImgRequest& request, c
       {"afa_job", control.job_id()},
       {"afa_run", control.run_no()},
       {"afa_generation_seconds", seconds},  // sampling, decoding and PNG encoding of every batch
+      {"afa_warnings", warnings},
   };
   return {200, {{"images", images}, {"parameters", request.parameters}, {"info", info.dump()}}};
 }
