@@ -11,9 +11,10 @@
 //     hps    HPSv2: cos(image i, prompt i) (its benchmark reports x100).
 //     ir     ImageReward: reward of (image i, prompt i), BLIP ViT-L + BERT with cross-attention + MLP.
 // fid and is use pt_inception-2015-12-05.safetensors from the weights folder; the others the files named
-// in metric_weights.h. clip-t, pick, hps and ir need --prompts FILE: one prompt per line, one line per image
-// in the images' sorted order. A FILE.json beside a CLIP weights file (transformers' CLIPConfig) replaces
-// the published architecture (for ir: ImageReward.json, see image_reward_config.h).
+// in metric_weights.h. clip-t, pick, hps and ir need prompts (image_prompts.h: a text file in the images'
+// sorted order, or JSON lines by image name, or the manifests afa bench-quality leaves in the folders).
+// A FILE.json beside a CLIP weights file (transformers' CLIPConfig) replaces the published architecture
+// (for ir: ImageReward.json, see image_reward_config.h). Several --images folders are one set.
 // Reference features (fid: mu and sigma; clip-i: the embeddings) are cached between runs, keyed by the
 // reference files and the weights (feature_cache.h); --reference may also be pytorch-fid statistics (.npz).
 #include <algorithm>
@@ -422,7 +423,9 @@ Run add_eval(CLI::App& app) {
                  "$XDG_CACHE_HOME/afa/features or ~/.cache/afa/features)");
   app.add_flag("--no-cache", a->no_cache, "compute reference features afresh and keep nothing");
   app.add_option("--prompts", a->prompts,
-                 "clip-t, pick, hps, ir: text file, one prompt per line, one per image in the images' sorted order");
+                 "clip-t, pick, hps, ir: text file, one prompt per line, one per image in the images' sorted order; "
+                 "or FILE.jsonl of {\"image\": NAME, \"prompt\": TEXT} lines (default: the images folders' "
+                 "prompts*.jsonl, as afa bench-quality writes them)");
   app.add_option("--metrics", a->metrics, "comma-separated: fid, is, clip-t, clip-i, aes, pick, hps, ir")
       ->capture_default_str();
   app.add_option("--weights", a->weights,

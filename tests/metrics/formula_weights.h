@@ -3,11 +3,11 @@
 // sorted key list) and element i (row-major):
 //   h = fmix32((i * 2654435761 + 97 k) mod 2^32),  u = h / 2^32 - 0.5,
 //   value = float32(float16(float32(a + s u)))     (a + s u in double; torch's double -> half path)
-// with (a, s) by the key's kind. Generated in memory on every run; nothing is cached on disk.
+// with (a, s) by the key's kind. Generated in memory on every run; nothing is cached on disk. Free of
+// GoogleTest, so that bench/bench_metrics.cpp builds the same networks.
 #pragma once
 
 #include <c10/util/Half.h>
-#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
@@ -15,6 +15,7 @@
 #include <cmath>
 #include <cstdint>
 #include <map>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -58,8 +59,7 @@ inline std::pair<double, double> formula_a_s(const std::string& kind, const std:
     for (auto d : shape) numel *= d;
     return {0.0, gain / std::sqrt(double(numel / shape.at(0)))};
   }
-  ADD_FAILURE() << "unknown kind " << kind;
-  return {0.0, 0.0};
+  throw std::runtime_error("formula weights: unknown kind " + kind);
 }
 
 inline torch::Tensor formula_tensor(int64_t k, const std::vector<int64_t>& shape, double a, double s) {
