@@ -290,34 +290,33 @@ int run_eval(const EvalArgs& a) {
   if (prompted) {
     prompts = metrics::prompts_for_images(files, a.prompts, a.images);
   }
+  // Every prompt tokenized up front (text that is not UTF-8 fails here); truncation is reported once per
+  // tokenizer with the first such image, since the references cut silently.
+  auto check_prompts = [&](const auto& encode, const char* what) {
+    size_t cut = 0, first = 0;
+    for (size_t i = 0; i < prompts.size(); ++i) {
+      bool truncated = false;
+      try {
+        truncated = encode(prompts[i]);
+      } catch (const Error& err) {
+        fail("the prompt of ", files[i], ": ", err.what());
+      }
+      if (truncated && cut++ == 0) first = i;
+    }
+    if (cut && !a.quiet)
+      std::cerr << "warning: " << cut << " prompt(s) are longer than " << what << " reads (the first: "
+                << files[first] << "); the rest of each is ignored, as by the reference code\n";
+  };
   if (ir) {
     bert = std::make_unique<text::BertTokenizer>(text::BertTokenizer::image_reward(metrics::default_bert_vocab()));
-    for (size_t i = 0; i < prompts.size(); ++i) {
-      text::BertEncoding e;
-      try {
-        e = bert->encode(prompts[i]);
-      } catch (const Error& err) {
-        fail("--prompts ", a.prompts, " line ", i + 1, ": ", err.what());
-      }
-      if (e.truncated() && !a.quiet)
-        std::cerr << "warning: prompt " << i + 1 << " has " << e.n_tokens_untruncated
-                  << " tokens; ImageReward reads the first 35 (with [CLS] and [SEP])\n";
-    }
+    check_prompts([&](const std::string& p) { return bert->encode(p).truncated(); },
+                  "ImageReward's 35 tokens ([CLS] and [SEP] included)");
   }
   if (clip_prompted) {
     tokenizer =
         std::make_unique<text::ClipTokenizer>(text::ClipTokenizer::from_folder(pipeline::default_tokenizer_dir()));
-    for (size_t i = 0; i < prompts.size(); ++i) {
-      text::ClipEncoding e;
-      try {
-        e = tokenizer->encode(prompts[i]);
-      } catch (const Error& err) {  // text that is not UTF-8: say which line
-        fail("--prompts ", a.prompts, " line ", i + 1, ": ", err.what());
-      }
-      if (e.truncated() && !a.quiet)
-        std::cerr << "warning: prompt " << i + 1 << " has " << e.n_tokens_untruncated
-                  << " tokens; CLIP reads the first 77 (with start and end)\n";
-    }
+    check_prompts([&](const std::string& p) { return tokenizer->encode(p).truncated(); },
+                  "CLIP's 77 tokens (start and end included)");
   }
 
   nlohmann::ordered_json report{{"images", a.images.size() == 1 ? nlohmann::ordered_json(a.images[0])
