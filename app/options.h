@@ -18,11 +18,12 @@ using afa::parse_dtype;
 struct MethodArgs {
   ensemble::MethodOptions method;
   std::string mf_fuse = "above";
+  std::vector<const CLI::Option*> mf_options;  // to refuse them with another method, as --aggregator is
 };
 
 // --aggregator, --method and the --mf-* options.
 void add_method_options(CLI::App& app, MethodArgs& args);
-// Checks what CLI11 cannot (--mf-fuse's value) and fills args.method.
+// Checks what CLI11 cannot (--mf-fuse's value; --mf-* only with magicfusion) and fills args.method.
 void resolve_method_options(MethodArgs& args);
 
 }  // namespace afa::app

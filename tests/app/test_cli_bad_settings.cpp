@@ -44,6 +44,8 @@ TEST(CliBadSettings, OverflowingSettingsAreRefusedBeforeLoading) {
       {"--sampler ddim --eta 5", "--eta"},
       {"--attn-steps 10 --attn-maps " + quote((dir / "maps").string()), "--attn-steps"},
       {"--attn-steps -3 --attn-maps " + quote((dir / "maps").string()), "--attn-steps"},
+      {"--mf-threshold 500", "--mf-threshold applies only to --method magicfusion"},  // would do nothing
+      {"--method noise-avg --mf-general 1", "--mf-general applies only to --method magicfusion"},
   };
   for (const auto& c : cases) {
     auto r = run_afa(generate("/nonexistent-model", out + " " + c.args));  // refused before the model is read
