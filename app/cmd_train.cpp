@@ -2,6 +2,7 @@
 // Exit codes: 0 done, 130 interrupted by Ctrl-C or SIGTERM (after saving a checkpoint), 2 bad input.
 #include <iostream>
 
+#include "afa/train/adamw.h"
 #include "afa/train/resume_options.h"
 #include "afa/train/trainer.h"
 #include "afa/train/vae_trainer.h"
@@ -46,7 +47,10 @@ Run add_train(CLI::App& app) {
   app.add_flag("--random-flip", o->random_flip, "random horizontal flips");
   app.add_option("--lr", o->lr, "AdamW learning rate")->capture_default_str();
   app.add_option("--weight-decay", o->weight_decay, "AdamW decoupled weight decay")->capture_default_str();
-  app.add_option("--warmup-steps", o->warmup_steps, "linear warm-up steps of the constant schedule")
+  app.add_option("--warmup-steps", o->warmup_steps, "linear warm-up steps of the learning rate")
+      ->capture_default_str();
+  app.add_option("--lr-scheduler", o->lr_scheduler, "after the warm-up: constant, cosine (to 0) or linear (to 0)")
+      ->check(CLI::IsMember(train::lr_scheduler_names()))
       ->capture_default_str();
   app.add_option("--max-grad-norm", o->max_grad_norm, "clip the gradient norm (0: off)")->capture_default_str();
   app.add_option("--drop-text", o->drop_text, "probability of the empty caption per sample")->capture_default_str();

@@ -75,6 +75,25 @@ TEST(AdamW, WarmupIsDiffusersConstantWithWarmup) {
   EXPECT_EQ(train::warmup_lr(1e-4, 1000, 100), 1e-4);
 }
 
+// Values of diffusers' get_cosine_schedule_with_warmup / get_linear_schedule_with_warmup (LambdaLR factors
+// times lr) for warm-up 10 of 110 steps.
+TEST(AdamW, CosineAndLinearSchedulesAreDiffusers) {
+  const double lr = 1e-3;
+  for (const char* s : {"constant", "cosine", "linear"}) {
+    EXPECT_EQ(train::scheduled_lr(s, lr, 0, 10, 110), 0.0) << s;
+    EXPECT_DOUBLE_EQ(train::scheduled_lr(s, lr, 5, 10, 110), 5e-4) << s;
+    EXPECT_DOUBLE_EQ(train::scheduled_lr(s, lr, 10, 10, 110), lr) << s;
+  }
+  EXPECT_DOUBLE_EQ(train::scheduled_lr("constant", lr, 109, 10, 110), lr);
+  EXPECT_NEAR(train::scheduled_lr("cosine", lr, 35, 10, 110), lr * 0.8535533905932737, 1e-15);
+  EXPECT_NEAR(train::scheduled_lr("cosine", lr, 60, 10, 110), lr * 0.5, 1e-15);
+  EXPECT_NEAR(train::scheduled_lr("cosine", lr, 110, 10, 110), 0.0, 1e-18);
+  EXPECT_DOUBLE_EQ(train::scheduled_lr("linear", lr, 60, 10, 110), lr * 0.5);
+  EXPECT_DOUBLE_EQ(train::scheduled_lr("linear", lr, 109, 10, 110), lr * 0.01);
+  EXPECT_EQ(train::scheduled_lr("linear", lr, 200, 10, 110), 0.0);  // past the end: 0, never negative
+  EXPECT_THROW(train::scheduled_lr("cosine_with_restarts", lr, 50, 10, 110), afa::Error);
+}
+
 TEST(AdamW, ClipGradNormLikeTorch) {
   auto p = torch::zeros({2}).requires_grad_(true), q = torch::zeros({1}).requires_grad_(true);
   p.mutable_grad() = torch::tensor({3.0f, 0.0f});

@@ -10,6 +10,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 #include <utility>
 #include <vector>
 
@@ -53,6 +54,12 @@ class AdamW {
 // diffusers' constant schedule with linear warm-up, for 0-based optimizer step `step`:
 // lr * step / warmup while step < warmup, then lr (so warm-up 0 gives lr from the first step).
 double warmup_lr(double lr, int64_t step, int64_t warmup_steps);
+
+// diffusers' get_scheduler for 0-based step `step` of `total_steps`, after the same linear warm-up:
+// "constant" (= warmup_lr), "cosine" (half a cosine from lr to 0 over the steps after the warm-up) or
+// "linear" (straight down to 0 at total_steps). Throws afa::Error for another name.
+double scheduled_lr(const std::string& scheduler, double lr, int64_t step, int64_t warmup_steps, int64_t total_steps);
+const std::vector<std::string>& lr_scheduler_names();
 
 // Scales the gradients so that their global L2 norm is at most max_norm (torch clip_grad_norm_).
 // Returns the norm before clipping. Undefined gradients are skipped.

@@ -55,6 +55,7 @@ void fill_from_checkpoint(TrainOptions& o, const std::function<bool(const std::s
   take(o.lr, s, "lr", "--lr", given, json);
   take(o.weight_decay, s, "weight_decay", "--weight-decay", given, json);
   take(o.warmup_steps, s, "warmup_steps", "--warmup-steps", given, json);
+  take(o.lr_scheduler, s, "lr_scheduler", "--lr-scheduler", given, json);
   take(o.max_grad_norm, s, "max_grad_norm", "--max-grad-norm", given, json);
   take(o.drop_text, s, "drop_text", "--drop-text", given, json);
   take(o.seed, s, "seed", "--seed", given, json);

@@ -33,6 +33,7 @@ struct TrainOptions {
   bool center_crop = false, random_flip = false;
   double lr = 1e-4, weight_decay = 0.01, beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
   int64_t warmup_steps = 100;
+  std::string lr_scheduler = "constant";  // constant | cosine | linear (diffusers' names), after the warm-up
   double max_grad_norm = 0;               // 0: no clipping
   double drop_text = 0.1;                 // probability of training a sample on the empty caption
   uint64_t seed = 0;

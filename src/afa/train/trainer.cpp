@@ -463,6 +463,7 @@ std::optional<TrainingState> Trainer::prepare() {
   record["lr"] = o_.lr;
   record["weight_decay"] = o_.weight_decay;
   record["warmup_steps"] = o_.warmup_steps;
+  record["lr_scheduler"] = o_.lr_scheduler;
   record["max_grad_norm"] = o_.max_grad_norm;
   record["drop_text"] = o_.drop_text;
   record["mixed_precision"] = o_.mixed_precision;
@@ -538,7 +539,7 @@ double Trainer::train_step(TrainingState& st, int64_t& samples) {
   dist_.all_reduce_sum(scalars);
   const double total_count = scalars[0][1].item<double>();
   const double loss = total_count > 0 ? scalars[0][0].item<double>() / total_count : 0;
-  const double lr = warmup_lr(o_.lr, st.step, o_.warmup_steps);
+  const double lr = scheduled_lr(o_.lr_scheduler, o_.lr, st.step, o_.warmup_steps, plan_.total_steps);
   StepOutcome out = optimizer_step(params_, *opt_, scaler_, dist_, total_count, lr, o_.max_grad_norm);
   if (dist_.is_main() && out.overflowed)
     std::cerr << "warning: step " << st.step + 1 << ": float16 gradients overflowed; step skipped, loss scale now "
