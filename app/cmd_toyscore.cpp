@@ -3,9 +3,12 @@
 //                                                                 DIR/heldout.jsonl (true and shuffled pairs)
 //   afa toyscore --classifier FILE --images DIR|JSONL [--reference DIR|JSONL] [-o scores.json]
 //                                                                 per-attribute accuracy; toy FID
+//   afa toyscore ... --through-vae MODEL                           the images after a round trip through
+//                                                                 MODEL's VAE: the ceiling of its models
 #include <iomanip>
 #include <iostream>
 
+#include "afa/demo/demo_measures.h"
 #include "afa/demo/toy_classifier_train.h"
 #include "afa/demo/toy_score.h"
 #include "afa/metrics/frechet_distance.h"
@@ -21,7 +24,7 @@ namespace {
 struct ToyScoreArgs {
   bool train = false, shuffle = false, no_augment = false, quiet = false;
   demo::ToyClassifierTrainOptions t;
-  std::string classifier, images, reference, output, print_value;
+  std::string classifier, images, reference, output, print_value, through_vae;
   uint64_t seed = 0;
   int threads = 0;
 };
@@ -58,7 +61,13 @@ int run_score(const ToyScoreArgs& a) {
   auto model = demo::load_classifier(a.classifier);
   const auto items = demo::load_captioned_images(a.images);
   const auto scenes = demo::parse_captions(items);
-  const auto out = demo::run_classifier(model, demo::read_images(items));
+  auto images = demo::read_images(items);
+  if (!a.through_vae.empty()) {
+    pipeline::LoadOptions lo;
+    lo.load_vae = true;
+    images = demo::vae_round_trip(pipeline::load_stable_diffusion(a.through_vae, lo), images);
+  }
+  const auto out = demo::run_classifier(model, images);
   std::vector<size_t> caption_of(items.size());
   for (size_t i = 0; i < items.size(); ++i) caption_of[i] = i;
   if (a.shuffle) caption_of = demo::shuffled_pairing(items.size(), a.seed);
@@ -75,8 +84,10 @@ int run_score(const ToyScoreArgs& a) {
                                 {"images", a.images},
                                 {"count", items.size()},
                                 {"shuffled", a.shuffle},
+                                {"through_vae", a.through_vae},
                                 {"accuracy", tally.accuracy()}};
-  std::cerr << items.size() << " images" << (a.shuffle ? " (shuffled captions)" : "") << ":"
+  std::cerr << items.size() << " images" << (a.shuffle ? " (shuffled captions)" : "")
+            << (a.through_vae.empty() ? "" : " through " + a.through_vae + "'s VAE") << ":"
             << summary(tally.accuracy()) << "\n";
   if (!a.reference.empty()) {
     const auto ref = demo::load_captioned_images(a.reference);
@@ -125,6 +136,8 @@ Run add_toyscore(CLI::App& app) {
   app.add_flag("--shuffle", a->shuffle, "pair each image with another image's caption (a sanity check)");
   app.add_option("--reference", a->reference, "true images (DIR|JSONL) for the toy FID, e.g. DATA/heldout.jsonl");
   app.add_option("-o,--output", a->output, "--train: the classifier file; else scores.json (default: stdout)");
+  app.add_option("--through-vae", a->through_vae,
+                 "score the images after an encode/decode round trip through this model's VAE (its ceiling)");
   app.add_option("--seed", a->seed, "seed of training and of the shuffled pairing")->capture_default_str();
   app.add_option("--threads", a->threads, "CPU threads (default: $AFA_THREADS or all cores)");
   app.add_option("--print-value", a->print_value,

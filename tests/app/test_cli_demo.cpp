@@ -55,6 +55,14 @@ TEST(CliDemo, QuickRunReportsEveryMethodWithFiniteMeasuresAndASelfContainedPage)
     for (const auto& f : s["images"]) EXPECT_TRUE(fs::exists(dir / f.get<std::string>())) << f;
     EXPECT_NE(md.find("| " + m["label"].get<std::string>() + " |"), std::string::npos) << m["label"];
   }
+  // The ceiling: the 4 prompts' true images through the base's VAE, scored like the methods' images.
+  const auto& c = j["vae_ceiling"];
+  EXPECT_EQ(c["all"]["n"].get<int64_t>(), 4);
+  for (const char* k : {"position", "shape", "colour", "size", "background", "background_colour"}) {
+    const double v = c["accuracy"][k].get<double>();
+    EXPECT_TRUE(v >= 0 && v <= 1) << k << " " << v;
+  }
+  EXPECT_NE(md.find("Ceiling: the prompts' true images"), std::string::npos);
   // report.html shows everything without network access or neighbouring files: every image is inline.
   const std::string html = slurp(dir / "report.html");
   std::regex ref("(src|href)=\"([^\"]*)\"");
@@ -64,6 +72,7 @@ TEST(CliDemo, QuickRunReportsEveryMethodWithFiniteMeasuresAndASelfContainedPage)
   EXPECT_GE(images, int(ids.size()) * 4);
   EXPECT_NE(html.find("<svg"), std::string::npos);
   EXPECT_NE(html.find("id=\"main-table\""), std::string::npos);
+  EXPECT_NE(html.find("id=\"ceiling\""), std::string::npos);
   // The files report.md names exist.
   std::regex md_ref("\\]\\(([^)]+)\\)");
   for (auto it = std::sregex_iterator(md.begin(), md.end(), md_ref); it != std::sregex_iterator(); ++it)

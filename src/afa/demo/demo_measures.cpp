@@ -86,6 +86,19 @@ FidelityScore score_fidelity(ToyClassifier& classifier, const torch::Tensor& ima
   return s;
 }
 
+torch::Tensor vae_round_trip(const pipeline::StableDiffusion& model, const torch::Tensor& images_u8) {
+  torch::NoGradGuard no_grad;
+  AFA_CHECK(model.vae, model.path, ": no VAE for the round trip");
+  auto& vae = const_cast<models::AutoencoderKL&>(model.vae);
+  std::vector<torch::Tensor> out;
+  for (int64_t i = 0; i < images_u8.size(0); i += 64) {
+    auto x = images_u8.slice(0, i, i + 64).permute({0, 3, 1, 2}).to(torch::kFloat32).div(127.5).sub(1.0);
+    auto y = vae->decode(vae->encode(x.to(vae->device(), vae->dtype())).mean).to(torch::kCPU, torch::kFloat32);
+    out.push_back(y.add(1.0).mul(127.5).round().clamp(0, 255).to(torch::kUInt8).permute({0, 2, 3, 1}).contiguous());
+  }
+  return torch::cat(out);
+}
+
 HeldoutSet make_heldout_set(const pipeline::StableDiffusion& model, const std::vector<ToyScene>& scenes,
                             const std::vector<int64_t>& timesteps, int image_size, uint64_t seed) {
   torch::NoGradGuard no_grad;

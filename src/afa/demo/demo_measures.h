@@ -56,6 +56,11 @@ struct FidelityScore {
 FidelityScore score_fidelity(ToyClassifier& classifier, const torch::Tensor& images_u8,
                              const std::vector<ToyScene>& expected, const Gaussian& reference);
 
+// uint8 [N, H, W, 3] images after an encode (posterior mean) / decode round trip through `model`'s VAE,
+// back as uint8. Scored like generated images, they are the ceiling of every model over that VAE: what a
+// perfect denoiser in its latent space could at best produce.
+torch::Tensor vae_round_trip(const pipeline::StableDiffusion& model, const torch::Tensor& images_u8);
+
 // Held-out rows: every image at every timestep, with its own seeded noise.
 struct HeldoutSet {
   std::vector<std::string> captions;               // per row

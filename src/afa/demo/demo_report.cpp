@@ -127,6 +127,12 @@ nlohmann::json results_json(const DemoResult& r) {
   for (const auto& s : r.prompts) j["prompts"].push_back(caption(s));
   j["auto_mbw"] = {{"weights", r.auto_mbw.weights.to_string()}, {"score", r.auto_mbw.score},
                    {"trials", r.auto_mbw.trials}, {"searched_now", r.auto_mbw.searched}};
+  if (r.vae_ceiling.accuracy.is_object())
+    j["vae_ceiling"] = {{"accuracy", r.vae_ceiling.accuracy},
+                        {"all", r.vae_ceiling.all.to_json()},
+                        {"attributes", r.vae_ceiling.attributes.to_json()},
+                        {"toy_fid", std::isfinite(r.vae_ceiling.toy_fid) ? nlohmann::json(r.vae_ceiling.toy_fid)
+                                                                         : nlohmann::json()}};
   j["methods"] = nlohmann::json::array();
   for (const auto& m : r.methods) {
     nlohmann::json mj{{"id", m.method.id}, {"label", m.method.label}, {"group", m.method.group},
@@ -149,8 +155,25 @@ nlohmann::json results_json(const DemoResult& r) {
   return j;
 }
 
+// The prompts' true images through the base's VAE: what the best possible model could score.
+std::string ceiling_line(const DemoResult& r) {
+  const auto& c = r.vae_ceiling;
+  if (!c.accuracy.is_object()) return "";
+  std::string per;
+  for (const char* k : {"position", "shape", "colour", "size", "background", "background_colour"})
+    if (c.accuracy.contains(k)) per += std::string(per.empty() ? "" : ", ") + k + " " + fixed(c.accuracy[k].get<double>(), 3);
+  return "Ceiling: the prompts' true images after an encode/decode round trip through the base's VAE score all "
+         "right " + pm(c.all, 3) + ", attributes " + pm(c.attributes, 3) + " (" + per +
+         "); no model that samples in this latent space can do better. The true images themselves read 0.99 and up.";
+}
+
 std::vector<std::string> findings(const DemoResult& r) {
   std::vector<std::string> out;
+  if (r.vae_ceiling.accuracy.is_object() && r.vae_ceiling.attributes.mean < 0.9)
+    out.push_back("The world's VAE is the limit of prompt fidelity: the prompts' true images, only encoded and "
+                  "decoded, keep " + fixed(r.vae_ceiling.attributes.mean, 3) +
+                  " of their attributes, so no method can follow prompts better than that here (the "
+                  "denoising MSE, measured in the latent space, is not capped by it).");
   const MethodResult* afa = find(r, "afa");
   if (!afa) return out;
   const int64_t s = r.options.steps.front();
@@ -297,6 +320,7 @@ void write_report(const DemoResult& r, const std::string& dir) {
     for (size_t c = 0; c < cols.size(); ++c) md << " " << (best[c][i] ? md_bold(cols[c].text[i]) : cols[c].text[i]) << " |";
     md << "\n";
   }
+  if (!ceiling_line(r).empty()) md << "\n" << ceiling_line(r) << "\n";
   md << "\n## Fewer steps (the paper's Fig. 4)\n\n![attribute accuracy against steps](fidelity_steps.svg)\n\n| method |";
   for (auto st : o.steps) md << " all right @" << st << " | attributes @" << st << " |";
   md << "\n|---|";
@@ -363,7 +387,9 @@ void write_report(const DemoResult& r, const std::string& dir) {
       h << "<td>" << (best[c][i] ? "<b>" + cols[c].text[i] + "</b>" : cols[c].text[i]) << "</td>";
     h << "</tr>\n";
   }
-  h << "</table>\n<h2>Fewer steps (the paper's Fig. 4)</h2>\n" << svg << "<h2>Images (" << s
+  h << "</table>\n";
+  if (!ceiling_line(r).empty()) h << "<p id=\"ceiling\">" << html_escape(ceiling_line(r)) << "</p>\n";
+  h << "<h2>Fewer steps (the paper's Fig. 4)</h2>\n" << svg << "<h2>Images (" << s
     << " steps, the first seed of each prompt)</h2>\n<table id=\"images\"><tr><th>method</th>";
   for (size_t i = 0; i < r.prompts.size(); ++i) h << "<th title=\"" << html_escape(caption(r.prompts[i])) << "\">" << i + 1 << "</th>";
   h << "</tr>\n";

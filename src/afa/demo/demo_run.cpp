@@ -205,6 +205,12 @@ DemoResult run_demo(const DemoOptions& options) {
       }() + ", CFG " + std::to_string(o.cfg_scale).substr(0, 3) + "; models from " + models.dir);
   const Gaussian reference = reference_gaussian(classifier, heldout_scenes(o.reference_images), kImageSize);
   const HeldoutSet heldout = make_heldout_set(*base, heldout_scenes(o.mse_images), o.mse_timesteps, kImageSize);
+  {
+    std::vector<torch::Tensor> truth;
+    for (const auto& s : result.prompts) truth.push_back(render(s, kImageSize));
+    result.vae_ceiling =
+        score_fidelity(classifier, vae_round_trip(*base, torch::stack(truth)), result.prompts, reference);
+  }
 
   // 2. The merges.
   AutoMbwOptions ao;

@@ -41,6 +41,8 @@ struct DemoResult {
   std::vector<std::pair<int64_t, std::string>> analysis_figures;  // (timestep, SVG relative to the output)
   std::string analysis_bars;                                      // stacked bars SVG (relative)
   AutoMbwResult auto_mbw;
+  // The prompts' true images through the base's VAE, scored like the methods' images: the world's ceiling.
+  FidelityScore vae_ceiling;
   double seconds = 0;
   std::string machine;                                           // threads and device, for the report
 };
