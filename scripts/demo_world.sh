@@ -12,6 +12,16 @@ AFA="${AFA:-./build/afa}"
 T="${THREADS:-0}"
 mkdir -p "$W"
 step() { echo "== $1 ($(date +%H:%M:%S))"; }
+# train NAME DIR ARGS...: `afa train ARGS -o DIR`, skipped once DIR/.complete exists; a run that was
+# interrupted after a checkpoint continues from it (--resume keeps that run's settings).
+train() {
+  local name="$1" dir="$2"; shift 2
+  [ -f "$dir/.complete" ] && return 0
+  step "$name"
+  if [ -f "$dir/training_state.json" ]; then "$AFA" train --resume "$dir" --threads "$T"
+  else "$AFA" train "$@" -o "$dir" --threads "$T"; fi
+  touch "$dir/.complete"
+}
 
 # 1. Data: 64x64 scenes, a held-out split by caption, the expert subsets and the toy vocabulary.
 [ -d "$W/data" ] || { step "toy data"; "$AFA" toydata --count 6000 --seed 1 -o "$W/data"; }
@@ -23,27 +33,25 @@ step() { echo "== $1 ($(date +%H:%M:%S))"; }
 [ -d "$W/vae" ] || { step "VAE"; "$AFA" train --vae -m "$W/init" --data "$W/data/train.jsonl" -o "$W/vae" \
   --max-steps "${VAE_STEPS:-1500}" --batch-size 16 --resolution 64 --lr 4e-4 --warmup-steps 50 --seed 1 --threads "$T"; }
 # 4. The base U-Net on the whole world (latents cached: the VAE is frozen from here on).
-[ -d "$W/base/model" ] || { step "base"; "$AFA" train --unet -m "$W/vae" --data "$W/data/train.jsonl" \
-  -o "$W/base" --resolution 64 --center-crop --batch-size 32 --max-steps "${BASE_STEPS:-1200}" --lr 4e-4 \
-  --warmup-steps 100 --drop-text 0.1 --save-every 500 --cache-latents --seed 1 --threads "$T"; }
+train base "$W/base" --unet -m "$W/vae" --data "$W/data/train.jsonl" --resolution 64 --center-crop \
+  --batch-size 32 --max-steps "${BASE_STEPS:-1200}" --lr 4e-4 --warmup-steps 100 --drop-text 0.1 \
+  --save-every 500 --cache-latents --seed 1
 # 5. Three experts fine-tuned from the base, each on its speciality (round shapes; warm colours on textured
 #    backgrounds; two-object scenes).
 for e in round warm pair; do
-  [ -d "$W/expert-$e/model" ] || { step "expert $e"; "$AFA" train --unet -m "$W/base/model" \
-    --data "$W/data/expert_$e.jsonl" -o "$W/expert-$e" --resolution 64 --center-crop --batch-size 32 \
-    --max-steps "${EXPERT_STEPS:-400}" --lr 2e-4 --warmup-steps 20 --drop-text 0.1 --save-every 200 \
-    --cache-latents --seed 2 --threads "$T"; }
+  train "expert $e" "$W/expert-$e" --unet -m "$W/base/model" --data "$W/data/expert_$e.jsonl" --resolution 64 \
+    --center-crop --batch-size 32 --max-steps "${EXPERT_STEPS:-400}" --lr 2e-4 --warmup-steps 20 --drop-text 0.1 \
+    --save-every 200 --cache-latents --seed 2
 done
 # 6. AFA aggregators over the three experts (the paper's recipe scaled down: 400 steps instead of tens of
 #    thousands, so lr 1e-3 instead of 1e-4), and the ablations.
 # The full AFA gets twice the steps of each ablation (the ablations only need to show their gap).
 for m in afa last-block-only scalar no-time no-text; do
   n="${AGG_STEPS:-400}"; [ "$m" = afa ] || n="${ABLATION_STEPS:-200}"
-  [ -f "$W/aggregators-$m/model_config.json" ] || { step "aggregators $m"; "$AFA" train \
-    -m "$W/expert-round/model" -m "$W/expert-warm/model" -m "$W/expert-pair/model" \
-    --data "$W/data/train.jsonl" -o "$W/aggregators-$m" --method "$m" --hidden-size 32 --heads 4 \
-    --resolution 64 --center-crop --batch-size 8 --max-steps "$n" --lr 1e-3 \
-    --weight-decay 0.01 --warmup-steps 20 --drop-text 0.1 --save-every 100 --cache-latents --seed 3 --threads "$T"; }
+  train "aggregators $m" "$W/aggregators-$m" -m "$W/expert-round/model" -m "$W/expert-warm/model" \
+    -m "$W/expert-pair/model" --data "$W/data/train.jsonl" --method "$m" --hidden-size 32 --heads 4 \
+    --resolution 64 --center-crop --batch-size 8 --max-steps "$n" --lr 1e-3 --weight-decay 0.01 \
+    --warmup-steps 20 --drop-text 0.1 --save-every 100 --cache-latents --seed 3
 done
 # 7. With SHIP=1: the shipped copies in MODELS_OUT (F16 diffusers folders, aggregator sets as single F16
 #    files, loss curves for the model cards). autoMBW's cached search is dropped: the next afa demo redoes it.
