@@ -63,9 +63,7 @@ int run_score(const ToyScoreArgs& a) {
   const auto scenes = demo::parse_captions(items);
   auto images = demo::read_images(items);
   if (!a.through_vae.empty()) {
-    pipeline::LoadOptions lo;
-    lo.load_vae = true;
-    images = demo::vae_round_trip(pipeline::load_stable_diffusion(a.through_vae, lo), images);
+    images = demo::vae_round_trip(pipeline::load_stable_diffusion(a.through_vae), images);
   }
   const auto out = demo::run_classifier(model, images);
   std::vector<size_t> caption_of(items.size());

@@ -291,6 +291,7 @@ void write_report(const DemoResult& r, const std::string& dir) {
   for (const auto& c : cols) best.push_back(best_rows(c));
   const auto found = findings(r);
   const std::string svg = fidelity_steps_svg(r);
+  const std::string ceiling = ceiling_line(r);
   write_text_atomic((fs::path(dir) / "fidelity_steps.svg").string(), svg);
   write_text_atomic((fs::path(dir) / "results.json").string(), results_json(r).dump(2) + "\n");
 
@@ -320,7 +321,7 @@ void write_report(const DemoResult& r, const std::string& dir) {
     for (size_t c = 0; c < cols.size(); ++c) md << " " << (best[c][i] ? md_bold(cols[c].text[i]) : cols[c].text[i]) << " |";
     md << "\n";
   }
-  if (!ceiling_line(r).empty()) md << "\n" << ceiling_line(r) << "\n";
+  if (!ceiling.empty()) md << "\n" << ceiling << "\n";
   md << "\n## Fewer steps (the paper's Fig. 4)\n\n![attribute accuracy against steps](fidelity_steps.svg)\n\n| method |";
   for (auto st : o.steps) md << " all right @" << st << " | attributes @" << st << " |";
   md << "\n|---|";
@@ -388,7 +389,7 @@ void write_report(const DemoResult& r, const std::string& dir) {
     h << "</tr>\n";
   }
   h << "</table>\n";
-  if (!ceiling_line(r).empty()) h << "<p id=\"ceiling\">" << html_escape(ceiling_line(r)) << "</p>\n";
+  if (!ceiling.empty()) h << "<p id=\"ceiling\">" << html_escape(ceiling) << "</p>\n";
   h << "<h2>Fewer steps (the paper's Fig. 4)</h2>\n" << svg << "<h2>Images (" << s
     << " steps, the first seed of each prompt)</h2>\n<table id=\"images\"><tr><th>method</th>";
   for (size_t i = 0; i < r.prompts.size(); ++i) h << "<th title=\"" << html_escape(caption(r.prompts[i])) << "\">" << i + 1 << "</th>";

@@ -99,16 +99,13 @@ const std::vector<std::string>& lr_scheduler_names() {
 }
 
 double scheduled_lr(const std::string& scheduler, double lr, int64_t step, int64_t warmup_steps, int64_t total_steps) {
-  if (scheduler == "constant" || (warmup_steps > 0 && step < warmup_steps)) {
-    AFA_CHECK(scheduler == "constant" || scheduler == "cosine" || scheduler == "linear",
-              "--lr-scheduler must be constant, cosine or linear (got '", scheduler, "')");
-    return warmup_lr(lr, step, warmup_steps);
-  }
+  const auto& names = lr_scheduler_names();
+  AFA_CHECK(std::find(names.begin(), names.end(), scheduler) != names.end(),
+            "--lr-scheduler must be constant, cosine or linear (got '", scheduler, "')");
+  if (scheduler == "constant" || (warmup_steps > 0 && step < warmup_steps)) return warmup_lr(lr, step, warmup_steps);
   const double span = double(std::max<int64_t>(1, total_steps - warmup_steps));
-  const double progress = double(step - warmup_steps) / span;
-  if (scheduler == "cosine") return lr * std::max(0.0, 0.5 * (1.0 + std::cos(M_PI * progress)));
-  if (scheduler == "linear") return lr * std::max(0.0, double(total_steps - step) / span);
-  fail("--lr-scheduler must be constant, cosine or linear (got '", scheduler, "')");
+  if (scheduler == "cosine") return lr * std::max(0.0, 0.5 * (1.0 + std::cos(M_PI * double(step - warmup_steps) / span)));
+  return lr * std::max(0.0, double(total_steps - step) / span);  // linear
 }
 
 double clip_grad_norm(const std::vector<torch::Tensor>& params, double max_norm) {

@@ -10,7 +10,6 @@
 
 #include <map>
 #include <string>
-#include <vector>
 #include <utility>
 #include <vector>
 

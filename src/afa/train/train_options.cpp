@@ -1,5 +1,6 @@
 #include "afa/train/train_options.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "afa/train/adamw.h"
@@ -63,7 +64,9 @@ void check_options(const TrainOptions& o) {
   AFA_CHECK(o.val_fraction >= 0 && o.val_fraction < 1, "--val-fraction must be in [0, 1) (got ", o.val_fraction, ")");
   AFA_CHECK(o.resolution >= 8 && o.resolution <= 8192, "--resolution must be in [8, 8192] (got ", o.resolution, ")");
   AFA_CHECK(o.warmup_steps >= 0, "--warmup-steps must be >= 0 (got ", o.warmup_steps, ")");
-  scheduled_lr(o.lr_scheduler, o.lr, 0, 0, 1);  // an unknown --lr-scheduler name throws here
+  const auto& schedulers = lr_scheduler_names();
+  AFA_CHECK(std::find(schedulers.begin(), schedulers.end(), o.lr_scheduler) != schedulers.end(),
+            "--lr-scheduler must be constant, cosine or linear (got '", o.lr_scheduler, "')");
   AFA_CHECK(o.drop_text >= 0 && o.drop_text <= 1, "--drop-text must be in [0, 1] (got ", o.drop_text, ")");
   AFA_CHECK(std::isfinite(o.max_grad_norm) && o.max_grad_norm >= 0, "--max-grad-norm must be >= 0 (got ", o.max_grad_norm, ")");
   AFA_CHECK(o.save_every >= 0 && o.val_every >= 0, "--save-every and --val-every must be >= 0");
