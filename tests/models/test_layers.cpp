@@ -1,5 +1,6 @@
-// The shared layers on their own: attention slicing, the sinusoidal embedding, up/down sampling, and
-// autograd through the in-place shortcuts the layers take at inference.
+// The shared layers on their own: attention slicing, the sinusoidal embedding, up/down sampling, autograd
+// through the in-place shortcuts the layers take at inference, and Conv2d / Linear / Embedding against
+// torch::nn's (initialisation, SkipInitGuard, the F16 load path).
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -10,6 +11,7 @@
 #include "afa/io/state_dict.h"
 #include "afa/models/attention.h"
 #include "afa/models/embeddings.h"
+#include "afa/models/layers.h"
 #include "afa/models/resnet.h"
 #include "afa/models/sampling.h"
 #include "afa/models/unet_2d_condition.h"
@@ -150,4 +152,85 @@ TEST(Autograd, ThroughUNetStages) {
   ASSERT_TRUE(x.grad().defined());
   EXPECT_TRUE(torch::isfinite(x.grad()).all().item<bool>());
   EXPECT_GT(x.grad().abs().sum().item<double>(), 0.0);
+}
+
+// afa's Conv2d / Linear / Embedding are torch::nn's: the same random initialisation from the same seed
+// (a model built by `afa init --seed S` keeps its weights), the same outputs.
+TEST(Layers, InitialiseAndComputeLikeTorchNn) {
+  torch::NoGradGuard ng;
+  auto same_weights = [](auto&& build_ours, auto&& build_torch) {
+    torch::manual_seed(7);
+    auto ours = build_ours();
+    torch::manual_seed(7);
+    auto theirs = build_torch();
+    auto a = ours->named_parameters(), b = theirs->named_parameters();
+    EXPECT_EQ(a.keys(), b.keys());
+    for (const auto& kv : a) EXPECT_TRUE(torch::equal(kv.value(), b[kv.key()])) << kv.key();
+    return std::make_pair(ours, theirs);
+  };
+  auto [c, tc] = same_weights([] { return Conv2d(torch::nn::Conv2dOptions(6, 10, 3).stride(2).padding(1)); },
+                              [] { return torch::nn::Conv2d(torch::nn::Conv2dOptions(6, 10, 3).stride(2).padding(1)); });
+  auto x = torch::randn({2, 6, 9, 7});
+  EXPECT_TRUE(torch::equal(c->forward(x), tc->forward(x)));
+  auto [g, tg] = same_weights([] { return Conv2d(torch::nn::Conv2dOptions(6, 4, 1).groups(2).bias(false)); },
+                              [] { return torch::nn::Conv2d(torch::nn::Conv2dOptions(6, 4, 1).groups(2).bias(false)); });
+  EXPECT_TRUE(torch::equal(g->forward(x), tg->forward(x)));
+  EXPECT_EQ(g->named_parameters().size(), 1u);  // no bias parameter, as torch's
+  auto [l, tl] = same_weights([] { return Linear(5, 3); }, [] { return torch::nn::Linear(5, 3); });
+  auto y = torch::randn({4, 5});
+  EXPECT_TRUE(torch::equal(l->forward(y), tl->forward(y)));
+  auto [e, te] = same_weights([] { return Embedding(torch::nn::EmbeddingOptions(11, 4).padding_idx(-1)); },
+                              [] { return torch::nn::Embedding(torch::nn::EmbeddingOptions(11, 4).padding_idx(-1)); });
+  EXPECT_EQ(e->weight[10].abs().sum().item<double>(), 0.0);
+  auto ids = torch::tensor({0, 3, 10}, torch::kLong);
+  EXPECT_TRUE(torch::equal(e->forward(ids), te->forward(ids)));
+  EXPECT_THROW(Conv2d(torch::nn::Conv2dOptions(6, 4, 3).padding(torch::kSame)), afa::Error);
+}
+
+// Under a SkipInitGuard nothing is drawn (the random stream is where it was) and the shapes and names are
+// the same; the guard nests and restores the previous state.
+TEST(Layers, SkipInitGuardDrawsNothing) {
+  torch::manual_seed(3);
+  const auto expected = torch::rand({4});
+  torch::manual_seed(3);
+  {
+    SkipInitGuard skip;
+    {
+      SkipInitGuard inner;
+    }
+    EXPECT_TRUE(SkipInitGuard::active());
+    ResnetBlock2DOptions o;
+    o.in_channels = 32;
+    o.out_channels = 64;
+    o.temb_channels = 16;
+    o.groups = 8;
+    ResnetBlock2D r(o);
+    Embedding big(50000, 64);  // large enough for the huge-page allocation path
+    Linear l(5, 3);
+    EXPECT_EQ(r->conv1->weight.sizes(), (std::vector<int64_t>{64, 32, 3, 3}));
+    EXPECT_EQ(big->weight.sizes(), (std::vector<int64_t>{50000, 64}));
+    torch::NoGradGuard ng;
+    big->weight.fill_(1.5);  // writable memory of the full size
+    EXPECT_EQ(big->weight.sum().item<double>(), 1.5 * 50000 * 64);
+  }
+  EXPECT_FALSE(SkipInitGuard::active());
+  EXPECT_TRUE(torch::equal(torch::rand({4}), expected));
+  torch::manual_seed(3);
+  Linear drawn(5, 3);  // and without the guard, the draws are back
+  EXPECT_FALSE(torch::equal(torch::rand({4}), expected));
+}
+
+// Loading an F16 tensor into a float32 parameter (the F16C path) is copy_'s exact conversion, for every
+// half value (normals, subnormals, zeros, infinities) and for lengths that are not a multiple of 8.
+TEST(Layers, HalfWeightsLoadExactly) {
+  torch::NoGradGuard ng;
+  auto all = torch::arange(0, 65536, torch::kInt32).to(torch::kInt16);  // every bit pattern
+  auto halves = all.view(torch::kFloat16).contiguous();
+  auto finite = halves.masked_select(~torch::isnan(halves.to(torch::kFloat32)));
+  for (int64_t n : {finite.numel(), int64_t(13)}) {
+    auto src = finite.narrow(0, 0, n).contiguous();
+    Linear l(torch::nn::LinearOptions(n, 1).bias(false));
+    afa::io::load_state_dict(*l, {{"weight", src.view({1, n})}}, "test");
+    EXPECT_TRUE(torch::equal(l->weight.view({n}), src.to(torch::kFloat32))) << n;
+  }
 }

@@ -47,7 +47,7 @@ SABWConfig SABWConfig::from_json(const nlohmann::json& j, const std::string& sou
 SABWImpl::SABWImpl(const SABWConfig& c) : config_(c) {
   namespace nn = torch::nn;
   AFA_CHECK(c.num_experts >= 1 && c.in_channels >= 1, "SABW: needs models and channels");
-  conv_in = register_module("conv_in", nn::Conv2d(nn::Conv2dOptions(c.in_channels * c.num_experts, c.hidden_size, 1)));
+  conv_in = register_module("conv_in", models::Conv2d(nn::Conv2dOptions(c.in_channels * c.num_experts, c.hidden_size, 1)));
   models::ResnetBlock2DOptions ro;
   ro.in_channels = c.hidden_size;
   ro.out_channels = c.hidden_size;
@@ -63,7 +63,7 @@ SABWImpl::SABWImpl(const SABWConfig& c) : config_(c) {
   to.cross_attention_dim = c.use_text ? c.cross_attn_dim : 0;
   to.norm_num_groups = 32;
   transformer = register_module("transformer", models::Transformer2DModel(to));
-  conv_out = register_module("conv_out", nn::Conv2d(nn::Conv2dOptions(c.hidden_size, c.num_experts, 1).bias(false)));
+  conv_out = register_module("conv_out", models::Conv2d(nn::Conv2dOptions(c.hidden_size, c.num_experts, 1).bias(false)));
   // Zero-initialised: every map starts at 1/N, i.e. the ensemble starts as the block-wise average.
   torch::NoGradGuard no_grad;
   conv_out->weight.zero_();

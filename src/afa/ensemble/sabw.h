@@ -18,6 +18,7 @@
 #include <string>
 #include <utility>
 
+#include "afa/models/layers.h"
 #include "afa/models/resnet.h"
 #include "afa/models/transformer_2d.h"
 
@@ -52,7 +53,7 @@ class SABWImpl : public torch::nn::Module {
   std::pair<torch::Tensor, torch::Tensor> forward(const torch::Tensor& features, const torch::Tensor& temb,
                                                   const torch::Tensor& context);
 
-  torch::nn::Conv2d conv_in{nullptr}, conv_out{nullptr};
+  models::Conv2d conv_in{nullptr}, conv_out{nullptr};
   models::ResnetBlock2D res_block{nullptr};
   models::Transformer2DModel transformer{nullptr};
 

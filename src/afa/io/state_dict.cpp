@@ -1,5 +1,9 @@
 #include "afa/io/state_dict.h"
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 #include <set>
 #include <sstream>
 #include <vector>
@@ -22,6 +26,39 @@ std::string shape_str(at::IntArrayRef s) {
   std::ostringstream os;
   os << s;
   return os.str();
+}
+
+// IEEE half -> float with the CPU's F16C instructions, 8 at a time: libtorch 1.13's copy_ converts element
+// by element in software, which made the conversion a quarter of loading an F16 checkpoint. Exact, like
+// copy_ (every half is a float).
+#if defined(__x86_64__)
+__attribute__((target("avx,f16c"))) void half_to_float_f16c(const uint16_t* src, float* dst, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i))));
+  for (; i < n; ++i) dst[i] = _cvtsh_ss(src[i]);
+}
+
+bool has_f16c() {
+  static const bool yes = __builtin_cpu_supports("avx") && __builtin_cpu_supports("f16c");
+  return yes;
+}
+#endif
+
+// dst.copy_(src), with loading's hot case (a contiguous F16 tensor of the file into a float32 parameter)
+// converted by F16C in parallel.
+void copy_weights(torch::Tensor& dst, const torch::Tensor& src) {
+#if defined(__x86_64__)
+  if (has_f16c() && dst.is_cpu() && src.is_cpu() && dst.scalar_type() == torch::kFloat32 &&
+      src.scalar_type() == torch::kFloat16 && dst.is_contiguous() && src.is_contiguous() && dst.sizes() == src.sizes()) {
+    const auto* s = reinterpret_cast<const uint16_t*>(src.data_ptr<at::Half>());
+    float* d = dst.data_ptr<float>();
+    at::parallel_for(0, src.numel(), int64_t(1) << 18,
+                     [&](int64_t b, int64_t e) { half_to_float_f16c(s + b, d + b, e - b); });
+    return;
+  }
+#endif
+  dst.copy_(src);
 }
 
 }  // namespace
@@ -54,8 +91,8 @@ void load_state_dict(torch::nn::Module& module, const StateDict& sd, const std::
     fail(source, ": weights do not match the model architecture (wrong config or a different model?)", err.str());
 
   torch::NoGradGuard no_grad;
-  for (auto& p : params) p.value().copy_(sd.at(p.key()));
-  for (auto& b : buffers) b.value().copy_(sd.at(b.key()));
+  for (auto& p : params) copy_weights(p.value(), sd.at(p.key()));
+  for (auto& b : buffers) copy_weights(b.value(), sd.at(b.key()));
 }
 
 StateDict state_dict(const torch::nn::Module& module) {

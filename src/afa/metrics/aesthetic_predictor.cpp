@@ -1,13 +1,14 @@
 #include "afa/metrics/aesthetic_predictor.h"
 
 #include "afa/io/safetensors.h"
+#include "afa/models/layers.h"
 #include "afa/util/error.h"
 
 namespace afa::metrics {
 
 AestheticPredictorImpl::AestheticPredictorImpl(int64_t input_size) {
   using torch::nn::Dropout;
-  using torch::nn::Linear;
+  using models::Linear;
   // Indices matter: they are the published key names (layers.0, .2, .4, .6, .7).
   layers = register_module(
       "layers", torch::nn::Sequential(Linear(input_size, 1024), Dropout(0.2), Linear(1024, 128), Dropout(0.2),
@@ -16,7 +17,7 @@ AestheticPredictorImpl::AestheticPredictorImpl(int64_t input_size) {
 }
 
 torch::Tensor AestheticPredictorImpl::forward(const torch::Tensor& embeddings) {
-  const int64_t in = layers[0]->as<torch::nn::Linear>()->options.in_features();
+  const int64_t in = layers[0]->as<models::Linear>()->options.in_features();
   AFA_CHECK(embeddings.dim() == 2 && embeddings.size(1) == in, "aesthetic predictor: expected embeddings [N, ", in,
             "], got ", embeddings.sizes());
   return layers->forward(embeddings).squeeze(-1);
@@ -33,7 +34,11 @@ AestheticPredictor load_aesthetic_predictor(const std::string& safetensors_path,
   const auto first = sd.find("layers.0.weight");
   AFA_CHECK(first != sd.end() && first->second.dim() == 2, "aesthetic predictor ", safetensors_path,
             ": no 2-D tensor layers.0.weight (expected the published MLP's names layers.{0,2,4,6,7}.*)");
-  AestheticPredictor model(first->second.size(1));
+  AestheticPredictor model{nullptr};
+  {
+    models::SkipInitGuard skip_init;  // the strict load overwrites every parameter
+    model = AestheticPredictor(first->second.size(1));
+  }
   io::load_state_dict(*model, sd, safetensors_path);
   model->eval();
   model->to(device);

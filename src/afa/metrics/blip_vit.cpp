@@ -14,16 +14,16 @@ torch::nn::LayerNorm layer_norm(int64_t d, double eps) {
 
 // timm's PatchEmbed as a module of its own only to give the convolution its name "patch_embed.proj".
 struct PatchEmbedImpl : torch::nn::Module {
-  explicit PatchEmbedImpl(torch::nn::Conv2d conv) { proj = register_module("proj", std::move(conv)); }
-  torch::nn::Conv2d proj{nullptr};
+  explicit PatchEmbedImpl(models::Conv2d conv) { proj = register_module("proj", std::move(conv)); }
+  models::Conv2d proj{nullptr};
 };
 TORCH_MODULE(PatchEmbed);
 
 }  // namespace
 
 BlipVitAttentionImpl::BlipVitAttentionImpl(int64_t dim, int64_t heads) : heads_(heads) {
-  qkv = register_module("qkv", torch::nn::Linear(dim, 3 * dim));
-  proj = register_module("proj", torch::nn::Linear(dim, dim));
+  qkv = register_module("qkv", models::Linear(dim, 3 * dim));
+  proj = register_module("proj", models::Linear(dim, dim));
 }
 
 torch::Tensor BlipVitAttentionImpl::forward(const torch::Tensor& x) {
@@ -35,8 +35,8 @@ torch::Tensor BlipVitAttentionImpl::forward(const torch::Tensor& x) {
 }
 
 BlipVitMlpImpl::BlipVitMlpImpl(int64_t dim, int64_t hidden) {
-  fc1 = register_module("fc1", torch::nn::Linear(dim, hidden));
-  fc2 = register_module("fc2", torch::nn::Linear(hidden, dim));
+  fc1 = register_module("fc1", models::Linear(dim, hidden));
+  fc2 = register_module("fc2", models::Linear(hidden, dim));
 }
 
 BlipVitBlockImpl::BlipVitBlockImpl(const BlipVitConfig& cfg) {
@@ -54,7 +54,7 @@ torch::Tensor BlipVitBlockImpl::forward(const torch::Tensor& x) {
 BlipVitImpl::BlipVitImpl(const BlipVitConfig& cfg) : cfg_(cfg) {
   cls_token = register_parameter("cls_token", torch::zeros({1, 1, cfg.embed_dim}));
   pos_embed = register_parameter("pos_embed", torch::zeros({1, cfg.num_patches() + 1, cfg.embed_dim}));
-  patch_embed_proj = torch::nn::Conv2d(
+  patch_embed_proj = models::Conv2d(
       torch::nn::Conv2dOptions(3, cfg.embed_dim, cfg.patch_size).stride(cfg.patch_size).bias(true));
   register_module("patch_embed", PatchEmbed(patch_embed_proj));
   blocks = register_module("blocks", torch::nn::ModuleList());

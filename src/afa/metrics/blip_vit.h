@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include "afa/metrics/image_reward_config.h"
+#include "afa/models/layers.h"
 
 namespace afa::metrics {
 
@@ -17,7 +18,7 @@ class BlipVitAttentionImpl : public torch::nn::Module {
   BlipVitAttentionImpl(int64_t dim, int64_t heads);
   torch::Tensor forward(const torch::Tensor& x);
 
-  torch::nn::Linear qkv{nullptr}, proj{nullptr};
+  models::Linear qkv{nullptr}, proj{nullptr};
 
  private:
   int64_t heads_;
@@ -29,7 +30,7 @@ class BlipVitMlpImpl : public torch::nn::Module {
   BlipVitMlpImpl(int64_t dim, int64_t hidden);
   torch::Tensor forward(const torch::Tensor& x) { return fc2->forward(torch::gelu(fc1->forward(x))); }
 
-  torch::nn::Linear fc1{nullptr}, fc2{nullptr};
+  models::Linear fc1{nullptr}, fc2{nullptr};
 };
 TORCH_MODULE(BlipVitMlp);
 
@@ -51,7 +52,7 @@ class BlipVitImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& pixel_values);
 
   torch::Tensor cls_token, pos_embed;
-  torch::nn::Conv2d patch_embed_proj{nullptr};  // registered as patch_embed.proj
+  models::Conv2d patch_embed_proj{nullptr};  // registered as patch_embed.proj
   torch::nn::ModuleList blocks{nullptr};
   torch::nn::LayerNorm norm{nullptr};
 

@@ -22,10 +22,10 @@ ClipVisionEmbeddingsImpl::ClipVisionEmbeddingsImpl(const ClipVisionConfig& cfg) 
   class_embedding = register_parameter("class_embedding", torch::zeros({cfg.hidden_size}));
   patch_embedding = register_module(
       "patch_embedding",
-      torch::nn::Conv2d(
+      models::Conv2d(
           torch::nn::Conv2dOptions(3, cfg.hidden_size, cfg.patch_size).stride(cfg.patch_size).bias(false)));
   position_embedding =
-      register_module("position_embedding", torch::nn::Embedding(cfg.num_patches() + 1, cfg.hidden_size));
+      register_module("position_embedding", models::Embedding(cfg.num_patches() + 1, cfg.hidden_size));
 }
 
 torch::Tensor ClipVisionEmbeddingsImpl::forward(const torch::Tensor& pixel_values) {
@@ -59,10 +59,10 @@ ClipModelImpl::ClipModelImpl(const ClipConfig& cfg) : cfg_(cfg) {
   text_model = register_module("text_model", text_->text_model);
   visual_projection = register_module(
       "visual_projection",
-      torch::nn::Linear(torch::nn::LinearOptions(cfg.vision.hidden_size, cfg.projection_dim).bias(false)));
+      models::Linear(torch::nn::LinearOptions(cfg.vision.hidden_size, cfg.projection_dim).bias(false)));
   text_projection = register_module(
       "text_projection",
-      torch::nn::Linear(torch::nn::LinearOptions(cfg.text.hidden_size, cfg.projection_dim).bias(false)));
+      models::Linear(torch::nn::LinearOptions(cfg.text.hidden_size, cfg.projection_dim).bias(false)));
   logit_scale = register_parameter("logit_scale", torch::tensor(2.6592f));  // transformers' init, ln(1/0.07)
 }
 
@@ -90,7 +90,11 @@ void load_clip_weights(ClipModel& model, const io::StateDict& weights, const std
 }
 
 ClipModel load_clip_model(const std::string& safetensors_path, const ClipConfig& cfg, const torch::Device& device) {
-  ClipModel model(cfg);
+  ClipModel model{nullptr};
+  {
+    models::SkipInitGuard skip_init;  // the strict load overwrites every parameter
+    model = ClipModel(cfg);
+  }
   auto sd = io::load_safetensors(safetensors_path);
   if (is_open_clip_naming(sd)) sd = open_clip_to_hf_names(sd, safetensors_path);
   load_clip_weights(model, sd, safetensors_path);

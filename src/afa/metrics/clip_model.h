@@ -13,6 +13,7 @@
 
 #include "afa/io/state_dict.h"
 #include "afa/metrics/clip_config.h"
+#include "afa/models/layers.h"
 #include "afa/text/clip_text_model.h"
 
 namespace afa::metrics {
@@ -24,8 +25,8 @@ class ClipVisionEmbeddingsImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& pixel_values);  // [N, 3, S, S] -> [N, 1 + patches, D]
 
   torch::Tensor class_embedding;
-  torch::nn::Conv2d patch_embedding{nullptr};
-  torch::nn::Embedding position_embedding{nullptr};
+  models::Conv2d patch_embedding{nullptr};
+  models::Embedding position_embedding{nullptr};
 };
 TORCH_MODULE(ClipVisionEmbeddings);
 
@@ -64,7 +65,7 @@ class ClipModelImpl : public torch::nn::Module {
 
   ClipVisionTransformer vision_model{nullptr};
   text::ClipTextTransformer text_model{nullptr};  // owned by text_, registered here for the names
-  torch::nn::Linear visual_projection{nullptr}, text_projection{nullptr};
+  models::Linear visual_projection{nullptr}, text_projection{nullptr};
   torch::Tensor logit_scale;  // 0-d; the scale used is its exp()
 
  private:

@@ -18,7 +18,7 @@ BasicConv2dOptions conv(int64_t in, int64_t out, torch::ExpandingArray<2> kernel
 }  // namespace
 
 BasicConv2dImpl::BasicConv2dImpl(const BasicConv2dOptions& o) {
-  conv = register_module("conv", nn::Conv2d(nn::Conv2dOptions(o.in_channels(), o.out_channels(), o.kernel_size())
+  conv = register_module("conv", models::Conv2d(nn::Conv2dOptions(o.in_channels(), o.out_channels(), o.kernel_size())
                                                 .stride(o.stride())
                                                 .padding(o.padding())
                                                 .bias(false)));

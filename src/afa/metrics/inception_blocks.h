@@ -5,6 +5,8 @@
 
 #include <torch/torch.h>
 
+#include "afa/models/layers.h"
+
 namespace afa::metrics {
 
 // conv (no bias) -> BatchNorm (eps 0.001, TensorFlow's) -> ReLU.
@@ -24,7 +26,7 @@ class BasicConv2dImpl : public torch::nn::Module {
   explicit BasicConv2dImpl(const BasicConv2dOptions& o);
   torch::Tensor forward(const torch::Tensor& x);
 
-  torch::nn::Conv2d conv{nullptr};
+  models::Conv2d conv{nullptr};
   torch::nn::BatchNorm2d bn{nullptr};
 };
 TORCH_MODULE(BasicConv2d);

@@ -34,7 +34,7 @@ InceptionV3Impl::InceptionV3Impl(const InceptionV3Options& o) {
   Mixed_7a = register_module("Mixed_7a", InceptionD(768));
   Mixed_7b = register_module("Mixed_7b", InceptionE(1280, InceptionEPool::kAverageExcludingPadding));
   Mixed_7c = register_module("Mixed_7c", InceptionE(2048, InceptionEPool::kMax));
-  fc = register_module("fc", torch::nn::Linear(2048, o.num_classes()));
+  fc = register_module("fc", models::Linear(2048, o.num_classes()));
   eval();  // an evaluation network: BatchNorm must use the running statistics, never batch statistics
 }
 
@@ -77,7 +77,11 @@ void load_inception_weights(InceptionV3& model, const io::StateDict& weights, co
 }
 
 InceptionV3 load_fid_inception(const std::string& safetensors_path, const torch::Device& device) {
-  InceptionV3 model;
+  InceptionV3 model{nullptr};
+  {
+    models::SkipInitGuard skip_init;  // the strict load overwrites every parameter
+    model = InceptionV3();
+  }
   load_inception_weights(model, io::load_safetensors(safetensors_path), safetensors_path);
   model->eval();
   model->to(device);

@@ -11,6 +11,7 @@
 
 #include "afa/io/state_dict.h"
 #include "afa/metrics/inception_blocks.h"
+#include "afa/models/layers.h"
 
 namespace afa::metrics {
 
@@ -47,7 +48,7 @@ class InceptionV3Impl : public torch::nn::Module {
   InceptionC Mixed_6b{nullptr}, Mixed_6c{nullptr}, Mixed_6d{nullptr}, Mixed_6e{nullptr};
   InceptionD Mixed_7a{nullptr};
   InceptionE Mixed_7b{nullptr}, Mixed_7c{nullptr};
-  torch::nn::Linear fc{nullptr};
+  models::Linear fc{nullptr};
 };
 TORCH_MODULE(InceptionV3);
 

@@ -21,11 +21,11 @@ MedBertAttentionImpl::MedBertAttentionImpl(const MedBertConfig& cfg, int64_t kv_
     : heads_(cfg.num_attention_heads) {
   const int64_t h = cfg.hidden_size;
   auto self = register_module("self", std::make_shared<Named>());
-  query = self->register_module("query", torch::nn::Linear(h, h));
-  key = self->register_module("key", torch::nn::Linear(kv_width, h));
-  value = self->register_module("value", torch::nn::Linear(kv_width, h));
+  query = self->register_module("query", models::Linear(h, h));
+  key = self->register_module("key", models::Linear(kv_width, h));
+  value = self->register_module("value", models::Linear(kv_width, h));
   auto output = register_module("output", std::make_shared<Named>());
-  dense = output->register_module("dense", torch::nn::Linear(h, h));
+  dense = output->register_module("dense", models::Linear(h, h));
   layer_norm = output->register_module("LayerNorm", make_layer_norm(h, cfg.layer_norm_eps));
 }
 
@@ -44,9 +44,9 @@ MedBertLayerImpl::MedBertLayerImpl(const MedBertConfig& cfg) {
   attention = register_module("attention", MedBertAttention(cfg, cfg.hidden_size));
   crossattention = register_module("crossattention", MedBertAttention(cfg, cfg.encoder_width));
   auto intermediate = register_module("intermediate", std::make_shared<Named>());
-  intermediate_dense = intermediate->register_module("dense", torch::nn::Linear(cfg.hidden_size, cfg.intermediate_size));
+  intermediate_dense = intermediate->register_module("dense", models::Linear(cfg.hidden_size, cfg.intermediate_size));
   auto output = register_module("output", std::make_shared<Named>());
-  output_dense = output->register_module("dense", torch::nn::Linear(cfg.intermediate_size, cfg.hidden_size));
+  output_dense = output->register_module("dense", models::Linear(cfg.intermediate_size, cfg.hidden_size));
   output_layer_norm = output->register_module("LayerNorm", make_layer_norm(cfg.hidden_size, cfg.layer_norm_eps));
 }
 
@@ -60,9 +60,9 @@ torch::Tensor MedBertLayerImpl::forward(const torch::Tensor& hidden, const torch
 
 MedBertModelImpl::MedBertModelImpl(const MedBertConfig& cfg) : cfg_(cfg) {
   auto embeddings = register_module("embeddings", std::make_shared<Named>());
-  word_embeddings = embeddings->register_module("word_embeddings", torch::nn::Embedding(cfg.vocab_size, cfg.hidden_size));
+  word_embeddings = embeddings->register_module("word_embeddings", models::Embedding(cfg.vocab_size, cfg.hidden_size));
   position_embeddings = embeddings->register_module(
-      "position_embeddings", torch::nn::Embedding(cfg.max_position_embeddings, cfg.hidden_size));
+      "position_embeddings", models::Embedding(cfg.max_position_embeddings, cfg.hidden_size));
   embeddings_layer_norm = embeddings->register_module("LayerNorm", make_layer_norm(cfg.hidden_size, cfg.layer_norm_eps));
   auto encoder = register_module("encoder", std::make_shared<Named>());
   layers = encoder->register_module("layer", torch::nn::ModuleList());

@@ -10,6 +10,7 @@
 #include <torch/torch.h>
 
 #include "afa/metrics/image_reward_config.h"
+#include "afa/models/layers.h"
 
 namespace afa::metrics {
 
@@ -20,7 +21,7 @@ class MedBertAttentionImpl : public torch::nn::Module {
   // hidden [N, L, H]; context [N, S, kv_width]; additive mask broadcastable to [N, heads, L, S] or undefined.
   torch::Tensor forward(const torch::Tensor& hidden, const torch::Tensor& context, const torch::Tensor& mask);
 
-  torch::nn::Linear query{nullptr}, key{nullptr}, value{nullptr}, dense{nullptr};
+  models::Linear query{nullptr}, key{nullptr}, value{nullptr}, dense{nullptr};
   torch::nn::LayerNorm layer_norm{nullptr};
 
  private:
@@ -34,7 +35,7 @@ class MedBertLayerImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& hidden, const torch::Tensor& mask, const torch::Tensor& image_embeds);
 
   MedBertAttention attention{nullptr}, crossattention{nullptr};
-  torch::nn::Linear intermediate_dense{nullptr}, output_dense{nullptr};
+  models::Linear intermediate_dense{nullptr}, output_dense{nullptr};
   torch::nn::LayerNorm output_layer_norm{nullptr};
 };
 TORCH_MODULE(MedBertLayer);
@@ -47,7 +48,7 @@ class MedBertModelImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
                         const torch::Tensor& image_embeds);
 
-  torch::nn::Embedding word_embeddings{nullptr}, position_embeddings{nullptr};
+  models::Embedding word_embeddings{nullptr}, position_embeddings{nullptr};
   torch::nn::LayerNorm embeddings_layer_norm{nullptr};
   torch::nn::ModuleList layers{nullptr};
 

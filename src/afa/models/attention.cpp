@@ -92,10 +92,10 @@ AttentionImpl::AttentionImpl(const AttentionOptions& o) : opt_(o) {
   if (opt_.norm_num_groups > 0)
     group_norm = register_module(
         "group_norm", GroupNorm(nn::GroupNormOptions(opt_.norm_num_groups, opt_.query_dim).eps(opt_.eps)));
-  to_q = register_module("to_q", nn::Linear(nn::LinearOptions(opt_.query_dim, inner).bias(opt_.bias)));
-  to_k = register_module("to_k", nn::Linear(nn::LinearOptions(kv_dim, inner).bias(opt_.bias)));
-  to_v = register_module("to_v", nn::Linear(nn::LinearOptions(kv_dim, inner).bias(opt_.bias)));
-  to_out0 = nn::Linear(nn::LinearOptions(inner, opt_.query_dim).bias(true));
+  to_q = register_module("to_q", models::Linear(nn::LinearOptions(opt_.query_dim, inner).bias(opt_.bias)));
+  to_k = register_module("to_k", models::Linear(nn::LinearOptions(kv_dim, inner).bias(opt_.bias)));
+  to_v = register_module("to_v", models::Linear(nn::LinearOptions(kv_dim, inner).bias(opt_.bias)));
+  to_out0 = models::Linear(nn::LinearOptions(inner, opt_.query_dim).bias(true));
   to_out_ = register_module("to_out", nn::ModuleList(to_out0));
 }
 
@@ -130,7 +130,7 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& hidden, const torch::T
 }
 
 GEGLUImpl::GEGLUImpl(int64_t dim_in, int64_t dim_out) {
-  proj = register_module("proj", nn::Linear(dim_in, dim_out * 2));
+  proj = register_module("proj", models::Linear(dim_in, dim_out * 2));
 }
 
 torch::Tensor GEGLUImpl::forward(const torch::Tensor& x) {
@@ -141,7 +141,7 @@ torch::Tensor GEGLUImpl::forward(const torch::Tensor& x) {
 FeedForwardImpl::FeedForwardImpl(int64_t dim, int64_t mult) {
   const int64_t inner = dim * mult;
   geglu = GEGLU(dim, inner);
-  out = nn::Linear(inner, dim);
+  out = models::Linear(inner, dim);
   // net.1 is diffusers' Dropout: an Identity keeps the numbering (no parameters either way).
   net_ = register_module("net", nn::ModuleList(geglu, nn::Identity(), out));
 }

@@ -5,6 +5,7 @@
 
 #include <torch/torch.h>
 
+#include "afa/models/layers.h"
 #include "afa/models/norms.h"
 
 namespace afa::models {
@@ -42,7 +43,7 @@ class AttentionImpl : public torch::nn::Module {
   const AttentionOptions& options() const { return opt_; }
 
   GroupNorm group_norm{nullptr};
-  torch::nn::Linear to_q{nullptr}, to_k{nullptr}, to_v{nullptr}, to_out0{nullptr};
+  models::Linear to_q{nullptr}, to_k{nullptr}, to_v{nullptr}, to_out0{nullptr};
 
  private:
   AttentionOptions opt_;
@@ -55,7 +56,7 @@ class GEGLUImpl : public torch::nn::Module {
  public:
   GEGLUImpl(int64_t dim_in, int64_t dim_out);
   torch::Tensor forward(const torch::Tensor& x);
-  torch::nn::Linear proj{nullptr};
+  models::Linear proj{nullptr};
 };
 TORCH_MODULE(GEGLU);
 
@@ -67,7 +68,7 @@ class FeedForwardImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x);
 
   GEGLU geglu{nullptr};
-  torch::nn::Linear out{nullptr};
+  models::Linear out{nullptr};
 
  private:
   torch::nn::ModuleList net_;

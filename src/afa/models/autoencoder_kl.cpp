@@ -10,7 +10,7 @@ namespace nn = torch::nn;
 namespace {
 constexpr double kVaeEps = 1e-6;
 
-nn::Conv2d conv3x3(int64_t in, int64_t out) { return nn::Conv2d(nn::Conv2dOptions(in, out, 3).padding(1)); }
+models::Conv2d conv3x3(int64_t in, int64_t out) { return models::Conv2d(nn::Conv2dOptions(in, out, 3).padding(1)); }
 }  // namespace
 
 EncoderImpl::EncoderImpl(const AutoencoderKLConfig& c) {
@@ -75,8 +75,8 @@ AutoencoderKLImpl::AutoencoderKLImpl(const AutoencoderKLConfig& config) : config
   const int64_t lc = config_.latent_channels;
   encoder = register_module("encoder", Encoder(config_));
   decoder = register_module("decoder", Decoder(config_));
-  quant_conv = register_module("quant_conv", nn::Conv2d(nn::Conv2dOptions(2 * lc, 2 * lc, 1)));
-  post_quant_conv = register_module("post_quant_conv", nn::Conv2d(nn::Conv2dOptions(lc, lc, 1)));
+  quant_conv = register_module("quant_conv", models::Conv2d(nn::Conv2dOptions(2 * lc, 2 * lc, 1)));
+  post_quant_conv = register_module("post_quant_conv", models::Conv2d(nn::Conv2dOptions(lc, lc, 1)));
 }
 
 DiagonalGaussian AutoencoderKLImpl::encode(const torch::Tensor& image) {

@@ -6,6 +6,7 @@
 
 #include <torch/torch.h>
 
+#include "afa/models/layers.h"
 #include "afa/models/norms.h"
 
 #include <vector>
@@ -21,7 +22,7 @@ class EncoderImpl : public torch::nn::Module {
   // image [B, in_channels, H, W] -> moments before quant_conv [B, 2*latent_channels, H/f, W/f]
   torch::Tensor forward(const torch::Tensor& x);
 
-  torch::nn::Conv2d conv_in{nullptr}, conv_out{nullptr};
+  models::Conv2d conv_in{nullptr}, conv_out{nullptr};
   std::vector<DownEncoderBlock2D> down_blocks;
   UNetMidBlock2D mid_block{nullptr};
   GroupNorm conv_norm_out{nullptr};
@@ -34,7 +35,7 @@ class DecoderImpl : public torch::nn::Module {
   // z (after post_quant_conv) [B, latent_channels, h, w] -> image [B, out_channels, h*f, w*f]
   torch::Tensor forward(const torch::Tensor& z);
 
-  torch::nn::Conv2d conv_in{nullptr}, conv_out{nullptr};
+  models::Conv2d conv_in{nullptr}, conv_out{nullptr};
   UNetMidBlock2D mid_block{nullptr};
   std::vector<UpDecoderBlock2D> up_blocks;
   GroupNorm conv_norm_out{nullptr};
@@ -66,7 +67,7 @@ class AutoencoderKLImpl : public torch::nn::Module {
 
   Encoder encoder{nullptr};
   Decoder decoder{nullptr};
-  torch::nn::Conv2d quant_conv{nullptr}, post_quant_conv{nullptr};
+  models::Conv2d quant_conv{nullptr}, post_quant_conv{nullptr};
 
  private:
   AutoencoderKLConfig config_;

@@ -33,8 +33,8 @@ torch::Tensor TimestepsImpl::forward(const torch::Tensor& timesteps) const {
 }
 
 TimestepEmbeddingImpl::TimestepEmbeddingImpl(int64_t in_channels, int64_t time_embed_dim) {
-  linear_1 = register_module("linear_1", torch::nn::Linear(in_channels, time_embed_dim));
-  linear_2 = register_module("linear_2", torch::nn::Linear(time_embed_dim, time_embed_dim));
+  linear_1 = register_module("linear_1", models::Linear(in_channels, time_embed_dim));
+  linear_2 = register_module("linear_2", models::Linear(time_embed_dim, time_embed_dim));
 }
 
 torch::Tensor TimestepEmbeddingImpl::forward(const torch::Tensor& sample) {

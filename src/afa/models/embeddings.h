@@ -4,6 +4,8 @@
 
 #include <torch/torch.h>
 
+#include "afa/models/layers.h"
+
 namespace afa::models {
 
 // Sinusoidal embedding of a 1-D tensor of timesteps (any int or float dtype) -> float32 [N, dim].
@@ -32,7 +34,7 @@ class TimestepEmbeddingImpl : public torch::nn::Module {
   TimestepEmbeddingImpl(int64_t in_channels, int64_t time_embed_dim);
   torch::Tensor forward(const torch::Tensor& sample);
 
-  torch::nn::Linear linear_1{nullptr}, linear_2{nullptr};
+  models::Linear linear_1{nullptr}, linear_2{nullptr};
 };
 TORCH_MODULE(TimestepEmbedding);
 

@@ -13,13 +13,13 @@ ResnetBlock2DImpl::ResnetBlock2DImpl(const ResnetBlock2DOptions& o) : opt_(o) {
   AFA_CHECK(in > 0 && in % opt_.groups == 0 && out % opt_.groups == 0, "ResnetBlock2D: channels ", in, " -> ",
             out, " are not multiples of the ", opt_.groups, " norm groups");
   norm1 = register_module("norm1", GroupNorm(nn::GroupNormOptions(opt_.groups, in).eps(opt_.eps)));
-  conv1 = register_module("conv1", nn::Conv2d(nn::Conv2dOptions(in, out, 3).stride(1).padding(1)));
+  conv1 = register_module("conv1", models::Conv2d(nn::Conv2dOptions(in, out, 3).stride(1).padding(1)));
   if (opt_.temb_channels > 0)
-    time_emb_proj = register_module("time_emb_proj", nn::Linear(opt_.temb_channels, out));
+    time_emb_proj = register_module("time_emb_proj", models::Linear(opt_.temb_channels, out));
   norm2 = register_module("norm2", GroupNorm(nn::GroupNormOptions(opt_.groups, out).eps(opt_.eps)));
-  conv2 = register_module("conv2", nn::Conv2d(nn::Conv2dOptions(out, out, 3).stride(1).padding(1)));
+  conv2 = register_module("conv2", models::Conv2d(nn::Conv2dOptions(out, out, 3).stride(1).padding(1)));
   if (in != out)
-    conv_shortcut = register_module("conv_shortcut", nn::Conv2d(nn::Conv2dOptions(in, out, 1).stride(1).padding(0)));
+    conv_shortcut = register_module("conv_shortcut", models::Conv2d(nn::Conv2dOptions(in, out, 1).stride(1).padding(0)));
 }
 
 torch::Tensor ResnetBlock2DImpl::forward(const torch::Tensor& input, const torch::Tensor& temb) {

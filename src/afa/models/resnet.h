@@ -5,6 +5,7 @@
 
 #include <torch/torch.h>
 
+#include "afa/models/layers.h"
 #include "afa/models/norms.h"
 
 namespace afa::models {
@@ -28,8 +29,8 @@ class ResnetBlock2DImpl : public torch::nn::Module {
   int64_t out_channels() const { return opt_.out_channels; }
 
   GroupNorm norm1{nullptr}, norm2{nullptr};
-  torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv_shortcut{nullptr};
-  torch::nn::Linear time_emb_proj{nullptr};
+  models::Conv2d conv1{nullptr}, conv2{nullptr}, conv_shortcut{nullptr};
+  models::Linear time_emb_proj{nullptr};
 
  private:
   ResnetBlock2DOptions opt_;

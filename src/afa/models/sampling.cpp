@@ -9,7 +9,7 @@ namespace F = torch::nn::functional;
 
 Downsample2DImpl::Downsample2DImpl(int64_t channels, int64_t out_channels, int64_t padding)
     : channels_(channels), padding_(padding) {
-  conv = register_module("conv", nn::Conv2d(nn::Conv2dOptions(channels, out_channels, 3).stride(2).padding(padding)));
+  conv = register_module("conv", models::Conv2d(nn::Conv2dOptions(channels, out_channels, 3).stride(2).padding(padding)));
 }
 
 torch::Tensor Downsample2DImpl::forward(const torch::Tensor& x) {
@@ -20,7 +20,7 @@ torch::Tensor Downsample2DImpl::forward(const torch::Tensor& x) {
 }
 
 Upsample2DImpl::Upsample2DImpl(int64_t channels, int64_t out_channels) : channels_(channels) {
-  conv = register_module("conv", nn::Conv2d(nn::Conv2dOptions(channels, out_channels, 3).padding(1)));
+  conv = register_module("conv", models::Conv2d(nn::Conv2dOptions(channels, out_channels, 3).padding(1)));
 }
 
 torch::Tensor Upsample2DImpl::forward(const torch::Tensor& x, at::IntArrayRef output_size) {

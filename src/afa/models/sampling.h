@@ -5,6 +5,8 @@
 
 #include <vector>
 
+#include "afa/models/layers.h"
+
 namespace afa::models {
 
 // 3x3 conv with stride 2. padding 1: the U-Net's symmetric padding. padding 0: the VAE encoder's form,
@@ -13,7 +15,7 @@ class Downsample2DImpl : public torch::nn::Module {
  public:
   Downsample2DImpl(int64_t channels, int64_t out_channels, int64_t padding);
   torch::Tensor forward(const torch::Tensor& x);
-  torch::nn::Conv2d conv{nullptr};
+  models::Conv2d conv{nullptr};
 
  private:
   int64_t channels_, padding_;
@@ -27,7 +29,7 @@ class Upsample2DImpl : public torch::nn::Module {
   Upsample2DImpl(int64_t channels, int64_t out_channels);
   // output_size: {} for x2, else {H, W}.
   torch::Tensor forward(const torch::Tensor& x, at::IntArrayRef output_size = {});
-  torch::nn::Conv2d conv{nullptr};
+  models::Conv2d conv{nullptr};
 
  private:
   int64_t channels_;

@@ -48,9 +48,9 @@ Transformer2DModelImpl::Transformer2DModelImpl(const Transformer2DModelOptions& 
   // diffusers hard-codes eps 1e-6 for this GroupNorm.
   norm = register_module("norm", GroupNorm(nn::GroupNormOptions(o.norm_num_groups, o.in_channels).eps(1e-6)));
   if (o.use_linear_projection) {
-    proj_in = nn::AnyModule(register_module("proj_in", nn::Linear(o.in_channels, inner)));
+    proj_in = nn::AnyModule(register_module("proj_in", models::Linear(o.in_channels, inner)));
   } else {
-    proj_in = nn::AnyModule(register_module("proj_in", nn::Conv2d(nn::Conv2dOptions(o.in_channels, inner, 1))));
+    proj_in = nn::AnyModule(register_module("proj_in", models::Conv2d(nn::Conv2dOptions(o.in_channels, inner, 1))));
   }
   auto list = register_module("transformer_blocks", nn::ModuleList());
   for (int64_t i = 0; i < o.num_layers; ++i) {
@@ -59,9 +59,9 @@ Transformer2DModelImpl::Transformer2DModelImpl(const Transformer2DModelOptions& 
     list->push_back(blocks.back());
   }
   if (o.use_linear_projection) {
-    proj_out = nn::AnyModule(register_module("proj_out", nn::Linear(inner, o.in_channels)));
+    proj_out = nn::AnyModule(register_module("proj_out", models::Linear(inner, o.in_channels)));
   } else {
-    proj_out = nn::AnyModule(register_module("proj_out", nn::Conv2d(nn::Conv2dOptions(inner, o.in_channels, 1))));
+    proj_out = nn::AnyModule(register_module("proj_out", models::Conv2d(nn::Conv2dOptions(inner, o.in_channels, 1))));
   }
 }
 

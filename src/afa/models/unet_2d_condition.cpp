@@ -18,7 +18,7 @@ UNet2DConditionModelImpl::UNet2DConditionModelImpl(const UNet2DConditionConfig& 
   const auto& ch = c.block_out_channels;
   const int64_t temb_dim = c.time_embed_dim();
 
-  conv_in = register_module("conv_in", nn::Conv2d(nn::Conv2dOptions(c.in_channels, ch[0], 3).padding(1)));
+  conv_in = register_module("conv_in", models::Conv2d(nn::Conv2dOptions(c.in_channels, ch[0], 3).padding(1)));
   time_proj = register_module("time_proj", Timesteps(ch[0], c.flip_sin_to_cos, c.freq_shift));
   time_embedding = register_module("time_embedding", TimestepEmbedding(ch[0], temb_dim));
 
@@ -94,7 +94,7 @@ UNet2DConditionModelImpl::UNet2DConditionModelImpl(const UNet2DConditionConfig& 
 
   conv_norm_out = register_module(
       "conv_norm_out", GroupNorm(nn::GroupNormOptions(c.norm_num_groups, ch[0]).eps(c.norm_eps)));
-  conv_out = register_module("conv_out", nn::Conv2d(nn::Conv2dOptions(ch[0], c.out_channels, 3).padding(1)));
+  conv_out = register_module("conv_out", models::Conv2d(nn::Conv2dOptions(ch[0], c.out_channels, 3).padding(1)));
 }
 
 const StageInfo& UNet2DConditionModelImpl::stage_info(int64_t k) const {

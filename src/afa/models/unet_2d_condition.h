@@ -16,6 +16,7 @@
 
 #include <torch/torch.h>
 
+#include "afa/models/layers.h"
 #include "afa/models/norms.h"
 
 #include <string>
@@ -72,7 +73,7 @@ class UNet2DConditionModelImpl : public torch::nn::Module {
   torch::Device device() const { return conv_in->weight.device(); }
   torch::ScalarType dtype() const { return conv_in->weight.scalar_type(); }
 
-  torch::nn::Conv2d conv_in{nullptr}, conv_out{nullptr};
+  models::Conv2d conv_in{nullptr}, conv_out{nullptr};
   Timesteps time_proj{nullptr};
   TimestepEmbedding time_embedding{nullptr};
   std::vector<DownBlock2D> down_blocks;

@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "afa/io/state_dict.h"
+#include "afa/models/layers.h"
 #include "afa/util/error.h"
 
 namespace afa::pipeline {
@@ -41,6 +42,8 @@ StableDiffusion load_stable_diffusion(const std::string& path, const LoadOptions
   sd.format = ckpt.format;
   sd.tokenizer = load_tokenizer(ckpt);
 
+  // Every module is built without its random initialisation: the strict loads below overwrite it all.
+  models::SkipInitGuard skip_init;
   auto text_cfg = text::ClipTextConfig::from_json(ckpt.text_encoder.config, ckpt.text_encoder.source);
   sd.text_encoder = std::make_shared<text::ClipTextModel>(text_cfg);
   io::load_state_dict(*sd.text_encoder, ckpt.text_encoder.tensors, ckpt.text_encoder.source);

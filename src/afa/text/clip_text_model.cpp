@@ -63,10 +63,10 @@ ClipAttentionImpl::ClipAttentionImpl(const ClipTextConfig& cfg)
       head_dim_(cfg.hidden_size / cfg.num_attention_heads),
       scale_(1.0 / std::sqrt(static_cast<double>(cfg.hidden_size / cfg.num_attention_heads))) {
   const int64_t d = cfg.hidden_size;
-  k_proj = register_module("k_proj", torch::nn::Linear(d, d));
-  v_proj = register_module("v_proj", torch::nn::Linear(d, d));
-  q_proj = register_module("q_proj", torch::nn::Linear(d, d));
-  out_proj = register_module("out_proj", torch::nn::Linear(d, d));
+  k_proj = register_module("k_proj", models::Linear(d, d));
+  v_proj = register_module("v_proj", models::Linear(d, d));
+  q_proj = register_module("q_proj", models::Linear(d, d));
+  out_proj = register_module("out_proj", models::Linear(d, d));
 }
 
 torch::Tensor ClipAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& mask) {
@@ -84,8 +84,8 @@ torch::Tensor ClipAttentionImpl::forward(const torch::Tensor& x, const torch::Te
 }
 
 ClipMlpImpl::ClipMlpImpl(const ClipTextConfig& cfg) : quick_gelu_(cfg.hidden_act == "quick_gelu") {
-  fc1 = register_module("fc1", torch::nn::Linear(cfg.hidden_size, cfg.intermediate_size));
-  fc2 = register_module("fc2", torch::nn::Linear(cfg.intermediate_size, cfg.hidden_size));
+  fc1 = register_module("fc1", models::Linear(cfg.hidden_size, cfg.intermediate_size));
+  fc2 = register_module("fc2", models::Linear(cfg.intermediate_size, cfg.hidden_size));
 }
 
 torch::Tensor ClipMlpImpl::forward(const torch::Tensor& x) {
@@ -110,9 +110,9 @@ torch::Tensor ClipEncoderLayerImpl::forward(const torch::Tensor& x, const torch:
 }
 
 ClipTextEmbeddingsImpl::ClipTextEmbeddingsImpl(const ClipTextConfig& cfg) {
-  token_embedding = register_module("token_embedding", torch::nn::Embedding(cfg.vocab_size, cfg.hidden_size));
+  token_embedding = register_module("token_embedding", models::Embedding(cfg.vocab_size, cfg.hidden_size));
   position_embedding =
-      register_module("position_embedding", torch::nn::Embedding(cfg.max_position_embeddings, cfg.hidden_size));
+      register_module("position_embedding", models::Embedding(cfg.max_position_embeddings, cfg.hidden_size));
 }
 
 torch::Tensor ClipTextEmbeddingsImpl::forward(const torch::Tensor& input_ids) {

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "afa/models/layers.h"
+
 namespace afa::text {
 
 // The fields of transformers' CLIPTextConfig that shape the model; defaults are transformers' defaults.
@@ -42,7 +44,7 @@ class ClipAttentionImpl : public torch::nn::Module {
   // x [B,S,D]; mask additive, broadcastable to [B,heads,S,S].
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask);
 
-  torch::nn::Linear k_proj{nullptr}, v_proj{nullptr}, q_proj{nullptr}, out_proj{nullptr};
+  models::Linear k_proj{nullptr}, v_proj{nullptr}, q_proj{nullptr}, out_proj{nullptr};
 
  private:
   int64_t heads_, head_dim_;
@@ -55,7 +57,7 @@ class ClipMlpImpl : public torch::nn::Module {
   explicit ClipMlpImpl(const ClipTextConfig& cfg);
   torch::Tensor forward(const torch::Tensor& x);
 
-  torch::nn::Linear fc1{nullptr}, fc2{nullptr};
+  models::Linear fc1{nullptr}, fc2{nullptr};
 
  private:
   bool quick_gelu_;
@@ -79,7 +81,7 @@ class ClipTextEmbeddingsImpl : public torch::nn::Module {
   explicit ClipTextEmbeddingsImpl(const ClipTextConfig& cfg);
   torch::Tensor forward(const torch::Tensor& input_ids);  // [B,S] -> [B,S,D]
 
-  torch::nn::Embedding token_embedding{nullptr}, position_embedding{nullptr};
+  models::Embedding token_embedding{nullptr}, position_embedding{nullptr};
 };
 TORCH_MODULE(ClipTextEmbeddings);
 

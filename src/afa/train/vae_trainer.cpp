@@ -10,6 +10,7 @@
 #include "afa/io/diffusers_folder.h"
 #include "afa/io/state_dict.h"
 #include "afa/models/autoencoder_kl.h"
+#include "afa/models/layers.h"
 #include "afa/pipeline/stable_diffusion.h"
 #include "afa/train/adamw.h"
 #include "afa/train/dataset.h"
@@ -72,7 +73,11 @@ VaeTrainResult train_vae(const VaeTrainOptions& o) {
   auto cfg = models::AutoencoderKLConfig::from_json(ck.vae.config, ck.vae.source);
   AFA_CHECK(o.resolution % cfg.downscale_factor() == 0, "--resolution ", o.resolution,
             " must be a multiple of the VAE's factor ", cfg.downscale_factor());
-  models::AutoencoderKL vae(cfg);
+  models::AutoencoderKL vae{nullptr};
+  {
+    models::SkipInitGuard skip_init;  // the strict load overwrites every parameter
+    vae = models::AutoencoderKL(cfg);
+  }
   io::load_state_dict(*vae, ck.vae.tensors, ck.vae.source);
   vae->to(torch::kFloat32);
   vae->train();
