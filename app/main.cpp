@@ -7,10 +7,12 @@
 #include <iostream>
 #include <new>
 
+#include "afa/util/allocator.h"
 #include "afa/util/error.h"
 #include "commands.h"
 
 int main(int argc, char** argv) {
+  afa::reuse_freed_memory();
   CLI::App app;
   const std::map<CLI::App*, afa::app::Run> runs = afa::app::add_commands(app);
   try {

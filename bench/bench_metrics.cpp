@@ -27,6 +27,7 @@
 #include "afa/metrics/inception_preprocess.h"
 #include "afa/metrics/inception_v3.h"
 #include "afa/util/json_file.h"
+#include "afa/util/allocator.h"
 #include "afa/util/threads.h"
 
 namespace {
@@ -92,6 +93,7 @@ void bench_clip(const char* metric, const char* network, const std::string& file
 }  // namespace
 
 int main(int argc, char** argv) {
+  afa::reuse_freed_memory();  // as the afa program
   std::set<std::string> only;
   int threads = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
