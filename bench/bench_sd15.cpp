@@ -12,6 +12,9 @@
 //     one AFA training step (forward, backward, AdamW) of N frozen U-Nets and their aggregators: seconds,
 //     samples/s and peak memory. --dtype is the frozen models' (bf16: under autocast, as --mixed-precision).
 //     Run each setting in its own process: peak RSS only grows.
+//   bench_sd15 --load FILE [--dtype f32|bf16]
+//     the parts of loading one checkpoint (afa::pipeline::load_stable_diffusion's steps), timed one by one,
+//     then the whole call: where the time from start to the first step goes.
 //   bench_sd15 --write-sd15 DIR [--models 3] [--dtype f16|f32]
 //     writes N random SD 1.5 single files in the LDM naming (as CivitAI ships them) for end-to-end
 //     memory and speed runs of `afa generate` / `afa train` (bench/memory_sd15.sh).
@@ -38,8 +41,10 @@
 #include "afa/models/autocast.h"
 #include "afa/models/autoencoder_kl.h"
 #include "afa/models/unet_2d_condition.h"
+#include "afa/pipeline/stable_diffusion.h"
 #include "afa/text/clip_text_model.h"
 #include "afa/train/adamw.h"
+#include "afa/util/allocator.h"
 #include "afa/util/threads.h"
 
 namespace {
@@ -96,12 +101,56 @@ void write_random_sd15(const std::string& path, torch::Dtype dtype, uint64_t see
   std::printf("wrote %s (%zu tensors)\n", path.c_str(), all.size());
 }
 
+// Loading one checkpoint as load_stable_diffusion does it (timed first, in a fresh process), then part by
+// part (each model freed before the next: peak memory stays that of one load).
+void bench_load(const std::string& path, torch::Dtype dtype) {
+  std::printf("# bench_sd15 --load %s (%s)\n", path.c_str(), std::string(c10::toString(dtype)).c_str());
+  {
+    afa::pipeline::LoadOptions lo;
+    lo.dtype = dtype;
+    const double t1 = now();
+    auto sd = afa::pipeline::load_stable_diffusion(path, lo);
+    std::printf("  %-34s %7.3f s   peak RSS %.2f GiB\n", "load_stable_diffusion", now() - t1, peak_rss_gib());
+  }
+  double t = now();
+  auto lap = [&](const char* what) {
+    const double t1 = now();
+    std::printf("    %-32s %7.3f s\n", what, t1 - t);
+    t = t1;
+  };
+  afa::models::SkipInitGuard skip_init;  // as load_stable_diffusion builds them
+  auto ck = afa::io::load_checkpoint(path, {}, afa::io::kUNet | afa::io::kTextEncoder | afa::io::kVAE);
+  lap("read the file's index (mmap)");
+  auto tok = afa::pipeline::load_tokenizer(ck);
+  lap("tokenizer");
+  {
+    afa::text::ClipTextModel clip(afa::text::ClipTextConfig::from_json(ck.text_encoder.config, ck.text_encoder.source));
+    lap("text encoder: construct");
+    afa::io::load_state_dict(clip, ck.text_encoder.tensors, ck.text_encoder.source);
+    clip.to(dtype);
+    lap("text encoder: copy the weights in");
+  }
+  {
+    afa::models::UNet2DConditionModel unet(afa::models::UNet2DConditionConfig::from_json(ck.unet.config, ck.unet.source));
+    lap("U-Net: construct");
+    afa::io::load_state_dict(*unet, ck.unet.tensors, ck.unet.source);
+    unet->to(dtype);
+    lap("U-Net: copy the weights in");
+  }
+  afa::models::AutoencoderKL vae(afa::models::AutoencoderKLConfig::from_json(ck.vae.config, ck.vae.source));
+  lap("VAE: construct");
+  afa::io::load_state_dict(*vae, ck.vae.tensors, ck.vae.source);
+  vae->to(dtype);
+  lap("VAE: copy the weights in");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  afa::reuse_freed_memory();  // as the afa program
   int64_t size = 512, steps = 3, n_models = 3;
   std::string what = "unet,vae,clip,ensemble", device_s = "cpu", dtype_s = "f32";
-  std::string write_dir, profile;
+  std::string write_dir, profile, load_file;
   int threads = 0;
   int64_t batch = 1;
   bool checkpointing = false;
@@ -118,6 +167,7 @@ int main(int argc, char** argv) {
     else if (k == "--batch") batch = std::stoll(v);
     else if (k == "--checkpointing") checkpointing = v != "0";
     else if (k == "--profile") profile = v;
+    else if (k == "--load") load_file = v;
   }
   const int nt = afa::set_threads(threads);
   torch::Device dev(device_s);
@@ -166,6 +216,10 @@ int main(int argc, char** argv) {
     return 0;
   }
   torch::NoGradGuard ng;
+  if (!load_file.empty()) {
+    bench_load(load_file, dtype);
+    return 0;
+  }
   if (!write_dir.empty()) {
     std::filesystem::create_directories(write_dir);
     for (int64_t i = 0; i < n_models; ++i)
