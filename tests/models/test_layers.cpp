@@ -20,6 +20,18 @@
 
 using namespace afa::models;
 
+namespace {
+// A ResNet block with a shortcut and a time embedding: 32 -> 64 channels, 16-wide time embedding.
+ResnetBlock2DOptions shortcut_block_options() {
+  ResnetBlock2DOptions o;
+  o.in_channels = 32;
+  o.out_channels = 64;
+  o.temb_channels = 16;
+  o.groups = 8;
+  return o;
+}
+}  // namespace
+
 TEST(Attention, SlicedEqualsWholeAndReference) {
   torch::NoGradGuard ng;
   torch::manual_seed(0);
@@ -107,11 +119,7 @@ TEST(Sampling, UpsampleAndDownsampleShapes) {
 
 TEST(Resnet, ShortcutAndTimeEmbedding) {
   torch::NoGradGuard ng;
-  ResnetBlock2DOptions o;
-  o.in_channels = 32;
-  o.out_channels = 64;
-  o.temb_channels = 16;
-  o.groups = 8;
+  ResnetBlock2DOptions o = shortcut_block_options();
   ResnetBlock2D r(o);
   EXPECT_TRUE(!r->conv_shortcut.is_empty());
   EXPECT_EQ(r->forward(torch::randn({2, 32, 4, 4}), torch::randn({2, 16})).sizes(), (std::vector<int64_t>{2, 64, 4, 4}));
@@ -199,12 +207,7 @@ TEST(Layers, SkipInitGuardDrawsNothing) {
       SkipInitGuard inner;
     }
     EXPECT_TRUE(SkipInitGuard::active());
-    ResnetBlock2DOptions o;
-    o.in_channels = 32;
-    o.out_channels = 64;
-    o.temb_channels = 16;
-    o.groups = 8;
-    ResnetBlock2D r(o);
+    ResnetBlock2D r(shortcut_block_options());
     Embedding big(50000, 64);  // large enough for the huge-page allocation path
     Linear l(5, 3);
     EXPECT_EQ(r->conv1->weight.sizes(), (std::vector<int64_t>{64, 32, 3, 3}));

@@ -127,11 +127,7 @@ AggregatorSet load_folder(const std::string& dir) {
     const std::string w_path = (sub / "aggregator.safetensors").string();
     AFA_CHECK(fs::exists(cfg_path) && fs::exists(w_path), dir, ": aggregator_", i,
               " is missing (config.json and aggregator.safetensors expected)");
-    SABW agg{nullptr};
-    {
-      models::SkipInitGuard skip_init;  // the strict load overwrites every parameter
-      agg = SABW(SABWConfig::from_json(read_json(cfg_path), cfg_path));
-    }
+    auto agg = models::build_for_loading<SABW>(SABWConfig::from_json(read_json(cfg_path), cfg_path));
     io::load_state_dict(*agg, io::load_safetensors(w_path), w_path);
     set.aggregators.push_back(agg);
   }
@@ -170,11 +166,8 @@ AggregatorSet load_file(const std::string& path) {
     parts[i].emplace(name.substr(dot + 1), f.get(name));
   }
   for (int64_t i = 0; i < n; ++i) {
-    SABW agg{nullptr};
-    {
-      models::SkipInitGuard skip_init;  // the strict load overwrites every parameter
-      agg = SABW(SABWConfig::from_json(configs[i], path + " (aggregator " + std::to_string(i) + ")"));
-    }
+    auto agg = models::build_for_loading<SABW>(
+        SABWConfig::from_json(configs[i], path + " (aggregator " + std::to_string(i) + ")"));
     io::load_state_dict(*agg, parts[i], path + " (aggregator_" + std::to_string(i) + ")");
     set.aggregators.push_back(agg);
   }

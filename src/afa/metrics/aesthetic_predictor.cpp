@@ -34,11 +34,7 @@ AestheticPredictor load_aesthetic_predictor(const std::string& safetensors_path,
   const auto first = sd.find("layers.0.weight");
   AFA_CHECK(first != sd.end() && first->second.dim() == 2, "aesthetic predictor ", safetensors_path,
             ": no 2-D tensor layers.0.weight (expected the published MLP's names layers.{0,2,4,6,7}.*)");
-  AestheticPredictor model{nullptr};
-  {
-    models::SkipInitGuard skip_init;  // the strict load overwrites every parameter
-    model = AestheticPredictor(first->second.size(1));
-  }
+  auto model = models::build_for_loading<AestheticPredictor>(first->second.size(1));
   io::load_state_dict(*model, sd, safetensors_path);
   model->eval();
   model->to(device);

@@ -90,11 +90,7 @@ void load_clip_weights(ClipModel& model, const io::StateDict& weights, const std
 }
 
 ClipModel load_clip_model(const std::string& safetensors_path, const ClipConfig& cfg, const torch::Device& device) {
-  ClipModel model{nullptr};
-  {
-    models::SkipInitGuard skip_init;  // the strict load overwrites every parameter
-    model = ClipModel(cfg);
-  }
+  auto model = models::build_for_loading<ClipModel>(cfg);
   auto sd = io::load_safetensors(safetensors_path);
   if (is_open_clip_naming(sd)) sd = open_clip_to_hf_names(sd, safetensors_path);
   load_clip_weights(model, sd, safetensors_path);

@@ -67,11 +67,7 @@ ImageRewardConfig image_reward_config_for(const std::string& safetensors_path) {
 
 ImageReward load_image_reward(const std::string& safetensors_path, const ImageRewardConfig& cfg,
                               const torch::Device& device) {
-  ImageReward model{nullptr};
-  {
-    models::SkipInitGuard skip_init;  // the strict load overwrites every parameter
-    model = ImageReward(cfg);
-  }
+  auto model = models::build_for_loading<ImageReward>(cfg);
   load_image_reward_weights(model, io::load_safetensors(safetensors_path), safetensors_path);
   model->eval();
   model->to(device);

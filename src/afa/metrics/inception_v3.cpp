@@ -77,11 +77,7 @@ void load_inception_weights(InceptionV3& model, const io::StateDict& weights, co
 }
 
 InceptionV3 load_fid_inception(const std::string& safetensors_path, const torch::Device& device) {
-  InceptionV3 model{nullptr};
-  {
-    models::SkipInitGuard skip_init;  // the strict load overwrites every parameter
-    model = InceptionV3();
-  }
+  auto model = models::build_for_loading<InceptionV3>();
   load_inception_weights(model, io::load_safetensors(safetensors_path), safetensors_path);
   model->eval();
   model->to(device);

@@ -33,6 +33,14 @@ torch::Tensor uninitialised(at::IntArrayRef sizes) {
 
 torch::Tensor new_parameter(at::IntArrayRef sizes) { return skip_init ? uninitialised(sizes) : torch::empty(sizes); }
 
+// Conv*d's and Linear's "weight" and "bias" ("bias" registered undefined without one, as torch::nn does).
+void register_weight_and_bias(torch::nn::Module& m, torch::Tensor& weight, torch::Tensor& bias,
+                              at::IntArrayRef weight_sizes, int64_t out, bool with_bias) {
+  weight = m.register_parameter("weight", new_parameter(weight_sizes));
+  bias = with_bias ? m.register_parameter("bias", new_parameter({out}))
+                   : m.register_parameter("bias", torch::Tensor(), /*requires_grad=*/false);
+}
+
 // torch::nn's default for Conv*d and Linear weights and biases.
 void kaiming_then_bias(torch::Tensor& weight, torch::Tensor& bias) {
   torch::nn::init::kaiming_uniform_(weight, std::sqrt(5.0));
@@ -64,13 +72,9 @@ void Conv2dImpl::reset() {
   AFA_CHECK(options.in_channels() % options.groups() == 0 && options.out_channels() % options.groups() == 0,
             "afa Conv2d: channels not divisible by groups");
   const auto& k = options.kernel_size();
-  weight = register_parameter("weight", new_parameter({options.out_channels(), options.in_channels() / options.groups(),
-                                                       (*k)[0], (*k)[1]}));
-  if (options.bias()) {
-    bias = register_parameter("bias", new_parameter({options.out_channels()}));
-  } else {
-    bias = register_parameter("bias", torch::Tensor(), /*requires_grad=*/false);
-  }
+  register_weight_and_bias(*this, weight, bias,
+                           {options.out_channels(), options.in_channels() / options.groups(), (*k)[0], (*k)[1]},
+                           options.out_channels(), options.bias());
   if (!skip_init) reset_parameters();
 }
 
@@ -87,12 +91,8 @@ torch::Tensor Conv2dImpl::forward(const torch::Tensor& input) {
 LinearImpl::LinearImpl(torch::nn::LinearOptions options_) : options(std::move(options_)) { reset(); }
 
 void LinearImpl::reset() {
-  weight = register_parameter("weight", new_parameter({options.out_features(), options.in_features()}));
-  if (options.bias()) {
-    bias = register_parameter("bias", new_parameter({options.out_features()}));
-  } else {
-    bias = register_parameter("bias", torch::Tensor(), /*requires_grad=*/false);
-  }
+  register_weight_and_bias(*this, weight, bias, {options.out_features(), options.in_features()},
+                           options.out_features(), options.bias());
   if (!skip_init) reset_parameters();
 }
 

@@ -24,6 +24,14 @@ class SkipInitGuard {
   bool previous_;
 };
 
+// A module built under a SkipInitGuard, for a strict load that overwrites every parameter next:
+// `auto vae = build_for_loading<AutoencoderKL>(cfg);`.
+template <typename Module, typename... Args>
+Module build_for_loading(Args&&... args) {
+  SkipInitGuard skip_init;
+  return Module(std::forward<Args>(args)...);
+}
+
 class Conv2dImpl : public torch::nn::Cloneable<Conv2dImpl> {
  public:
   explicit Conv2dImpl(torch::nn::Conv2dOptions options);
