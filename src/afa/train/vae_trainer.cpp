@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -9,12 +10,14 @@
 #include "afa/io/checkpoint.h"
 #include "afa/io/diffusers_folder.h"
 #include "afa/io/state_dict.h"
+#include "afa/models/autocast.h"
 #include "afa/models/autoencoder_kl.h"
 #include "afa/models/layers.h"
 #include "afa/pipeline/stable_diffusion.h"
 #include "afa/train/adamw.h"
 #include "afa/train/dataset.h"
 #include "afa/train/random_streams.h"
+#include "afa/train/train_options.h"
 #include "afa/util/error.h"
 #include "afa/util/progress.h"
 #include "afa/util/threads.h"
@@ -35,6 +38,13 @@ void check_options(const VaeTrainOptions& o) {
   AFA_CHECK(o.lr > 0, "--lr must be positive (got ", o.lr, ")");
   AFA_CHECK(o.kl_weight >= 0, "--kl-weight must not be negative (got ", o.kl_weight, ")");
   AFA_CHECK(o.log_every >= 1, "--log-every must be at least 1");
+  AFA_CHECK(o.crop_size >= 0 && o.crop_size <= o.resolution, "--crop-size must be between 0 (whole images) and ",
+            "--resolution ", o.resolution, " (got ", o.crop_size, ")");
+  const auto& names = lr_scheduler_names();
+  AFA_CHECK(std::find(names.begin(), names.end(), o.lr_scheduler) != names.end(), "--lr-scheduler ",
+            o.lr_scheduler, ": unknown (constant, cosine or linear)");
+  AFA_CHECK(o.mixed_precision == "no" || o.mixed_precision == "bf16", "--mixed-precision ", o.mixed_precision,
+            ": the VAE trains on the CPU in float32 (no) or under bfloat16 autocast (bf16)");
 }
 
 // The images of `indices`, decoded once into uint8 [n, 3, R, R] (the centre crop at the resolution), so
@@ -58,9 +68,23 @@ torch::Tensor load_images(const Dataset& data, const std::vector<int64_t>& indic
 
 torch::Tensor to_unit_range(const torch::Tensor& u8) { return u8.to(torch::kFloat32) / 127.5 - 1; }
 
-// KL(N(mean, std^2) || N(0, 1)) summed over the latent elements, per sample.
+// A random size x size crop of each image of the batch [B, 3, R, R], offsets drawn from `gen`.
+torch::Tensor random_crops(const torch::Tensor& batch, int64_t size, at::Generator& gen) {
+  const int64_t r = batch.size(2);
+  if (size == 0 || size == r) return batch;
+  auto offsets = torch::randint(r - size + 1, {batch.size(0), 2}, gen, torch::kLong);
+  std::vector<torch::Tensor> crops;
+  for (int64_t i = 0; i < batch.size(0); ++i) {
+    const int64_t y = offsets[i][0].item<int64_t>(), x = offsets[i][1].item<int64_t>();
+    crops.push_back(batch[i].narrow(1, y, size).narrow(2, x, size));
+  }
+  return torch::stack(crops);
+}
+
+// KL(N(mean, std^2) || N(0, 1)) summed over the latent elements, per sample, in float32.
 torch::Tensor kl_to_standard_normal(const models::DiagonalGaussian& d) {
-  return 0.5 * (d.mean.pow(2) + d.logvar.exp() - 1 - d.logvar).sum({1, 2, 3});
+  auto mean = d.mean.to(torch::kFloat32), logvar = d.logvar.to(torch::kFloat32);
+  return 0.5 * (mean.pow(2) + logvar.exp() - 1 - logvar).sum({1, 2, 3});
 }
 
 }  // namespace
@@ -73,11 +97,7 @@ VaeTrainResult train_vae(const VaeTrainOptions& o) {
   auto cfg = models::AutoencoderKLConfig::from_json(ck.vae.config, ck.vae.source);
   AFA_CHECK(o.resolution % cfg.downscale_factor() == 0, "--resolution ", o.resolution,
             " must be a multiple of the VAE's factor ", cfg.downscale_factor());
-  models::AutoencoderKL vae{nullptr};
-  {
-    models::SkipInitGuard skip_init;  // the strict load overwrites every parameter
-    vae = models::AutoencoderKL(cfg);
-  }
+  auto vae = models::build_for_loading<models::AutoencoderKL>(cfg);
   io::load_state_dict(*vae, ck.vae.tensors, ck.vae.source);
   vae->to(torch::kFloat32);
   vae->train();
@@ -94,6 +114,7 @@ VaeTrainResult train_vae(const VaeTrainOptions& o) {
   ao.lr = o.lr;
   ao.weight_decay = 0;
   AdamW opt(named, ao);
+  const auto amp = amp_dtype(o.mixed_precision);
   const int64_t steps_per_epoch = n / o.batch_size;
   std::vector<nlohmann::json> log;
   VaeTrainResult r;
@@ -107,16 +128,21 @@ VaeTrainResult train_vae(const VaeTrainOptions& o) {
       order = torch::randperm(n, g, torch::kLong);
     }
     auto idx = order.slice(0, k * o.batch_size, (k + 1) * o.batch_size);
-    auto x = to_unit_range(train_images.index_select(0, idx));
+    auto crop_gen = stream_generator(o.seed, Stream::kAugment, uint64_t(epoch), uint64_t(k));
+    auto x = to_unit_range(random_crops(train_images.index_select(0, idx), o.crop_size, crop_gen));
     auto gen = stream_generator(o.seed, Stream::kDiffusion, uint64_t(epoch), uint64_t(k));
-    auto d = vae->encode(x);
-    auto rec = vae->decode(d.sample(gen));
-    auto l1 = (rec - x).abs().mean();
-    auto kl = kl_to_standard_normal(d).mean();
+    torch::Tensor l1, kl;
+    {
+      models::AutocastGuard autocast(torch::kCPU, amp);  // the forward only; the loss in float32
+      auto d = vae->encode(x);
+      auto rec = vae->decode(d.sample(gen));
+      l1 = (rec.to(torch::kFloat32) - x).abs().mean();
+      kl = kl_to_standard_normal(d).mean();
+    }
     auto loss = l1 + o.kl_weight * kl;
     opt.zero_grad();
     loss.backward();
-    opt.step(warmup_lr(o.lr, step, o.warmup_steps));
+    opt.step(scheduled_lr(o.lr_scheduler, o.lr, step, o.warmup_steps, o.steps));
     const double l1v = l1_mean.add(l1.item<double>()), klv = kl_mean.add(kl.item<double>());
     if (step + 1 == o.log_every) r.first_loss = l1v;
     r.last_loss = l1v;
