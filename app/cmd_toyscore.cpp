@@ -5,12 +5,14 @@
 //                                                                 per-attribute accuracy; toy FID
 //   afa toyscore ... --through-vae MODEL                           the images after a round trip through
 //                                                                 MODEL's VAE: the ceiling of its models
+#include <filesystem>
 #include <iomanip>
 #include <iostream>
 
 #include "afa/demo/demo_measures.h"
 #include "afa/demo/toy_classifier_train.h"
 #include "afa/demo/toy_score.h"
+#include "afa/io/image.h"
 #include "afa/metrics/frechet_distance.h"
 #include "afa/util/atomic_file.h"
 #include "afa/util/error.h"
@@ -24,7 +26,7 @@ namespace {
 struct ToyScoreArgs {
   bool train = false, shuffle = false, no_augment = false, quiet = false;
   demo::ToyClassifierTrainOptions t;
-  std::string classifier, images, reference, output, print_value, through_vae;
+  std::string classifier, images, reference, output, print_value, through_vae, write_images;
   uint64_t seed = 0;
   int threads = 0;
 };
@@ -64,6 +66,16 @@ int run_score(const ToyScoreArgs& a) {
   auto images = demo::read_images(items);
   if (!a.through_vae.empty()) {
     images = demo::vae_round_trip(pipeline::load_stable_diffusion(a.through_vae), images);
+  }
+  if (!a.write_images.empty()) {
+    // The images as scored (after the round trip), numbered in input order, each with its caption.
+    std::filesystem::create_directories(a.write_images);
+    for (size_t i = 0; i < items.size(); ++i) {
+      char name[32];
+      std::snprintf(name, sizeof name, "%06zu.png", i);
+      io::write_png((std::filesystem::path(a.write_images) / name).string(), images[int64_t(i)],
+                    {{"parameters", items[i].text}});
+    }
   }
   const auto out = demo::run_classifier(model, images);
   std::vector<size_t> caption_of(items.size());
@@ -136,6 +148,8 @@ Run add_toyscore(CLI::App& app) {
   app.add_option("-o,--output", a->output, "--train: the classifier file; else scores.json (default: stdout)");
   app.add_option("--through-vae", a->through_vae,
                  "score the images after an encode/decode round trip through this model's VAE (its ceiling)");
+  app.add_option("--write-images", a->write_images,
+                 "also write the images as scored (after --through-vae's round trip) as DIR/000000.png, ...");
   app.add_option("--seed", a->seed, "seed of training and of the shuffled pairing")->capture_default_str();
   app.add_option("--threads", a->threads, "CPU threads (default: $AFA_THREADS or all cores)");
   app.add_option("--print-value", a->print_value,

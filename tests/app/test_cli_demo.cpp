@@ -1,5 +1,5 @@
-// End-to-end: `afa demo --quick` on the shipped demo models (models/), as CI runs the main job, and
-// `afa convert` on an aggregator set.
+// End-to-end: `afa demo --quick` on the shipped demo models (models/), as CI runs the main job,
+// `afa toyscore --through-vae --write-images`, and `afa convert` on an aggregator set.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -9,6 +9,7 @@
 #include <regex>
 #include <sstream>
 
+#include "afa/io/image.h"
 #include "cli.h"
 
 namespace afa::test {
@@ -90,6 +91,38 @@ TEST(CliDemo, BadProtocolAndMissingModelsExitTwoNamingTheProblem) {
   EXPECT_NE(r.out.find("--steps"), std::string::npos) << r.out;
   EXPECT_FALSE(fs::exists(never));
   fs::remove_all(fs::path(never).parent_path());
+}
+
+// The VAE's ceiling through the command line: the round-tripped images that --write-images keeps, scored as
+// a captioned folder, score exactly what --through-vae reported (the same pixels, the same captions).
+TEST(CliToyScore, WrittenRoundTripImagesScoreAsTheCeiling) {
+  const auto dir = temp_dir("toyscore_vae");
+  const std::string models = std::string(AFA_SOURCE_DIR) + "/models";
+  auto r = run_afa("toydata --count 40 --heldout-count 12 --seed 5 -o " + quote((dir / "data").string()));
+  ASSERT_EQ(r.code, 0) << r.out;
+  const std::string classifier = " --classifier " + quote(models + "/toy_classifier.safetensors") + " --threads 1";
+  r = run_afa("toyscore" + classifier + " --images " + quote((dir / "data" / "heldout.jsonl").string()) +
+              " --through-vae " + quote(models + "/base") + " --write-images " + quote((dir / "rt").string()) +
+              " -o " + quote((dir / "ceiling.json").string()));
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = run_afa("toyscore" + classifier + " --images " + quote((dir / "rt").string()) + " -o " +
+              quote((dir / "again.json").string()));
+  ASSERT_EQ(r.code, 0) << r.out;
+  const auto ceiling = nlohmann::json::parse(slurp(dir / "ceiling.json"));
+  const auto again = nlohmann::json::parse(slurp(dir / "again.json"));
+  EXPECT_EQ(ceiling["count"].get<int>(), 12);
+  EXPECT_EQ(again["count"].get<int>(), 12);
+  EXPECT_EQ(again["accuracy"], ceiling["accuracy"]);
+  for (size_t i = 0; i < 12; ++i)
+    EXPECT_EQ(again["per_image"][i]["text"], ceiling["per_image"][i]["text"]) << i;
+  // They are round trips, not copies: close to the drawn images (the VAE's L1 is ~6 of 255) but not equal.
+  const auto drawn = io::read_image((dir / "data" / "heldout" / "000000.png").string()).to(torch::kFloat32);
+  const auto trip = io::read_image((dir / "rt" / "000000.png").string()).to(torch::kFloat32);
+  ASSERT_EQ(trip.sizes(), drawn.sizes());
+  const double l1 = (trip - drawn).abs().mean().item<double>();
+  EXPECT_GT(l1, 0.5);
+  EXPECT_LT(l1, 30.0);
+  fs::remove_all(dir);
 }
 
 TEST(CliConvert, AggregatorSetToF16FileLoadsTheSameWeightsAndNeverOverwrites) {
