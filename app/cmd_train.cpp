@@ -17,6 +17,7 @@ Run add_train(CLI::App& app) {
   auto vae = std::make_shared<bool>(false);
   auto kl_weight = std::make_shared<double>(1e-6);
   auto crop_size = std::make_shared<int64_t>(0);
+  auto rec_loss = std::make_shared<std::string>("l1");
   app.add_option("-m,--model", o->models,
                  "ensemble member: diffusers folder or single file (2 or more; with --resume: the checkpoint's)");
   app.add_option("--config", o->config_files, "config for single files: LDM yaml and/or JSON (repeatable)");
@@ -34,6 +35,8 @@ Run add_train(CLI::App& app) {
                "folder with the trained VAE");
   app.add_option("--kl-weight", *kl_weight, "--vae: weight of the KL term")->capture_default_str();
   app.add_option("--crop-size", *crop_size, "--vae: train on random N x N crops of the --resolution images (0: whole)")
+      ->capture_default_str();
+  app.add_option("--reconstruction-loss", *rec_loss, "--vae: l1 (LDM's) or mse (weighs badly wrong pixels more)")
       ->capture_default_str();
   app.add_option("--method", o->method, "afa | scalar | no-time | no-text | last-block-only")->capture_default_str();
   app.add_option("--hidden-size", o->hidden_size, "aggregator width")->capture_default_str();
@@ -76,13 +79,14 @@ Run add_train(CLI::App& app) {
   app.add_option("--master-addr", o->distributed.master_addr, "rank 0's address (default: $MASTER_ADDR or 127.0.0.1)");
   app.add_option("--master-port", o->distributed.master_port, "rank 0's port (default: $MASTER_PORT or 29500)");
   app.add_flag("-q,--quiet", *quiet, "no progress output");
-  return [&app, o, quiet, vae, kl_weight, crop_size] {
+  return [&app, o, quiet, vae, kl_weight, crop_size, rec_loss] {
     o->progress = !*quiet;
     train::fill_from_checkpoint(*o, [&app](const std::string& option) { return app.count(option) > 0; });
     AFA_CHECK(!o->models.empty(), "give the models with -m (or continue a run with --resume DIR)");
     AFA_CHECK(!o->data.empty(), "give the training data with --data FILE.jsonl");
-    AFA_CHECK(*vae || (app.count("--kl-weight") == 0 && app.count("--crop-size") == 0),
-              "--kl-weight and --crop-size are options of --vae (VAE training)");
+    AFA_CHECK(*vae || (app.count("--kl-weight") == 0 && app.count("--crop-size") == 0 &&
+                       app.count("--reconstruction-loss") == 0),
+              "--kl-weight, --crop-size and --reconstruction-loss are options of --vae (VAE training)");
     if (*vae) {
       AFA_CHECK(o->models.size() == 1, "--vae trains one model's VAE: give exactly one -m (got ", o->models.size(), ")");
       train::VaeTrainOptions v;
@@ -96,6 +100,7 @@ Run add_train(CLI::App& app) {
       v.lr = o->lr;
       v.kl_weight = *kl_weight;
       v.crop_size = *crop_size;
+      v.reconstruction_loss = *rec_loss;
       v.warmup_steps = o->warmup_steps;
       v.lr_scheduler = o->lr_scheduler;
       v.mixed_precision = o->mixed_precision;

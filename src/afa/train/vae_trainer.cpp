@@ -38,6 +38,8 @@ void check_options(const VaeTrainOptions& o) {
   AFA_CHECK(o.lr > 0, "--lr must be positive (got ", o.lr, ")");
   AFA_CHECK(o.kl_weight >= 0, "--kl-weight must not be negative (got ", o.kl_weight, ")");
   AFA_CHECK(o.log_every >= 1, "--log-every must be at least 1");
+  AFA_CHECK(o.reconstruction_loss == "l1" || o.reconstruction_loss == "mse", "--reconstruction-loss ",
+            o.reconstruction_loss, ": unknown (l1 or mse)");
   AFA_CHECK(o.crop_size >= 0 && o.crop_size <= o.resolution, "--crop-size must be between 0 (whole images) and ",
             "--resolution ", o.resolution, " (got ", o.crop_size, ")");
   const auto& names = lr_scheduler_names();
@@ -131,15 +133,17 @@ VaeTrainResult train_vae(const VaeTrainOptions& o) {
     auto crop_gen = stream_generator(o.seed, Stream::kAugment, uint64_t(epoch), uint64_t(k));
     auto x = to_unit_range(random_crops(train_images.index_select(0, idx), o.crop_size, crop_gen));
     auto gen = stream_generator(o.seed, Stream::kDiffusion, uint64_t(epoch), uint64_t(k));
-    torch::Tensor l1, kl;
+    torch::Tensor l1, kl, rec_loss;
     {
       models::AutocastGuard autocast(torch::kCPU, amp);  // the forward only; the loss in float32
       auto d = vae->encode(x);
       auto rec = vae->decode(d.sample(gen));
-      l1 = (rec.to(torch::kFloat32) - x).abs().mean();
+      auto err = rec.to(torch::kFloat32) - x;
+      l1 = err.abs().mean();
+      rec_loss = o.reconstruction_loss == "mse" ? err.pow(2).mean() : l1;
       kl = kl_to_standard_normal(d).mean();
     }
-    auto loss = l1 + o.kl_weight * kl;
+    auto loss = rec_loss + o.kl_weight * kl;
     opt.zero_grad();
     loss.backward();
     opt.step(scheduled_lr(o.lr_scheduler, o.lr, step, o.warmup_steps, o.steps));

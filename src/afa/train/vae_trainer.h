@@ -1,5 +1,5 @@
 // `afa train --vae`: trains the AutoencoderKL of a model on images, as the first stage of a model trained
-// from scratch (the demo world). Loss = L1 reconstruction of the decoded posterior sample + kl_weight ·
+// from scratch (the demo world). Loss = L1 (or MSE) reconstruction of the decoded posterior sample + kl_weight ·
 // KL(q(z|x) || N(0, I)) (summed over latent elements, averaged over the batch, as LDM's autoencoder
 // without its perceptual and adversarial terms, which simple toy images do not need). AdamW.
 //
@@ -25,6 +25,10 @@ struct VaeTrainOptions {
   // fraction of the cost (SD's VAE was trained on 256-pixel crops); the held-out L1 is on whole images.
   int64_t crop_size = 0;
   double lr = 2e-4, kl_weight = 1e-6;
+  // The reconstruction term: "l1" (LDM's) or "mse". Squared error weighs a few badly wrong pixels (a small
+  // object drawn in the wrong colour, or lost) over many slightly wrong ones (a texture's grain), which
+  // L1 weighs alike. The logged and reported figure is L1 either way.
+  std::string reconstruction_loss = "l1";
   int64_t warmup_steps = 100;  // linear warm-up of the learning rate
   std::string lr_scheduler = "constant";  // after the warm-up: constant | cosine | linear (as the U-Net's)
   std::string mixed_precision = "no";     // "bf16": the forward under autocast (weights and AdamW in float32)
